@@ -1,0 +1,3 @@
+"""autonomic: reboot-resilient background services for a workstation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from autonomic.cli.main import run
+
+run()

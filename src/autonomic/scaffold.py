@@ -1,0 +1,106 @@
+"""`autonomic init`: make a folder a workspace. Idempotent; never overwrites a file the user has."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autonomic import atomic
+from autonomic.workspace import Workspace
+
+CONFIG_TEMPLATE = """\
+# autonomic.toml: what autonomic keeps running in this workspace.
+# Durations are strings like "500ms", "30s", "5m"; sizes like "10MB".
+# Reference: every key is checked; an unknown key is an error that names it.
+
+[queue]                      # the Task Queue Server (built-in service "queue")
+port = 8091
+bind = "127.0.0.1"           # any non-loopback bind requires the token
+require_token = true         # the token is in .autonomic/token (0600); the CLI and client read it
+# store = "sqlite:///.autonomic/queue.db"   # the default
+# lease = "120s"             # how long a claimed task is held before it is handed out again
+# max_attempts = 5           # then the task goes to the dead-letter queue
+
+[worker]                     # the RPA Worker (built-in service "worker", starts after "queue")
+concurrency = 2
+allow = []                   # opt-in capabilities: "browser", "desktop-input", "shell", "python"
+# task_timeout = "300s"
+
+[logs]                       # logs/<service>.log, rotated by size
+max_size = "10MB"
+keep = 5
+
+# A service of your own. Uncomment and adapt:
+# [services.bot]
+# command = ["python", "bots/telegram.py"]   # or a string: "python bots/telegram.py"
+# cwd = "."                                  # relative to this file
+# after = ["queue"]                          # start once these pass their health probe
+# restart = "always"                         # always | on-failure | never
+# env = { LOG_LEVEL = "info" }               # .env is loaded for every service too
+# health = { http = "http://127.0.0.1:9000/health", interval = "5s", timeout = "2s", failures = 3 }
+# # other probes: { tcp = "127.0.0.1:5432" }, { heartbeat = "outputs/bot.heartbeat", max_age = "60s" },
+# #               { command = ["./check.sh"] }; no health = "the process is alive"
+# stop_signal = "SIGTERM"
+# stop_timeout = "10s"                       # then SIGKILL for the whole process group
+# backoff = { initial = "0.5s", max = "30s", reset_after = "10s", max_failures = 8, cooldown = "5m" }
+"""
+
+ENV_TEMPLATE = """\
+# Secrets for your services: KEY=value lines, loaded into every service's environment.
+# Never logged; this file is readable by you alone and listed in .gitignore.
+"""
+
+GITIGNORE_LINES = (".env", ".autonomic/", "logs/", "backups/")
+
+
+@dataclass
+class InitReport:
+    created: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+
+def init(workspace: Workspace) -> InitReport:
+    """Create what is missing of the workspace layout and report what was created and what was kept."""
+    report = InitReport()
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    for folder in (workspace.outputs, workspace.logs, workspace.state_dir, workspace.records_dir):
+        if not folder.exists():
+            report.created.append(folder)
+    workspace.ensure_dirs()
+    _create(workspace.config_file, CONFIG_TEMPLATE, 0o644, report)
+    _create(workspace.env_file, ENV_TEMPLATE, 0o600, report)
+    if workspace.env_file.exists() and os.name == "posix":
+        os.chmod(workspace.env_file, 0o600)
+    _create(workspace.token_file, secrets.token_urlsafe(32) + "\n", 0o600, report)
+    _extend_gitignore(workspace.gitignore, report)
+    return report
+
+
+def _create(path: Path, text: str, mode: int, report: InitReport) -> None:
+    if path.exists():
+        report.kept.append(path)
+        return
+    atomic.write_text(path, text, mode)
+    report.created.append(path)
+
+
+def _extend_gitignore(path: Path, report: InitReport) -> None:
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    present = {line.strip() for line in existing.splitlines()}
+    missing = [line for line in GITIGNORE_LINES if line not in present]
+    if not missing:
+        report.kept.append(path)
+        return
+    prefix = existing if not existing or existing.endswith("\n") else existing + "\n"
+    atomic.write_text(path, prefix + "# autonomic\n" + "\n".join(missing) + "\n", 0o644)
+    (report.kept if existing else report.created).append(path)
+
+
+def read_token(workspace: Workspace) -> str | None:
+    """The queue API token, or None when the workspace has none."""
+    try:
+        return workspace.token_file.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,1 @@
+"""The orchestrator: keeps a workspace's services alive, in order, without ever starting a second copy."""
