@@ -19,7 +19,9 @@ T = TypeVar("T")
 PYTHON = sys.executable
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = ""
+) -> T:
     """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last: T = predicate()
@@ -59,13 +61,23 @@ def kill_tree(pids: Iterable[int]) -> None:
     psutil.wait_procs(victims, timeout=5)
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60.0, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    input_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the real `autonomic` command in a subprocess."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
-        [PYTHON, "-m", "autonomic", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-        timeout=timeout, input=input_text,
+        [PYTHON, "-m", "autonomic", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input_text,
     )
 
 

@@ -69,8 +69,15 @@ class HealthConfig(_Strict):
             target = os.path.join(cwd, str(target))
         low, high = _status_range(self.status)
         return ProbeSpec(
-            kind=kind, target=target, interval=self.interval, timeout=self.timeout,
-            failures=self.failures, status_min=low, status_max=high, max_age=self.max_age, cwd=cwd,
+            kind=kind,
+            target=target,
+            interval=self.interval,
+            timeout=self.timeout,
+            failures=self.failures,
+            status_min=low,
+            status_max=high,
+            max_age=self.max_age,
+            cwd=cwd,
         )
 
 
@@ -182,7 +189,7 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 
     def visit(node: str, path: list[str]) -> list[str] | None:
         if state.get(node) == 1:
-            return [*path[path.index(node):], node]
+            return [*path[path.index(node) :], node]
         if state.get(node) == 2:
             return None
         state[node] = 1
@@ -235,29 +242,60 @@ def plan(config: Config, workspace: Workspace) -> Plan:
     services: list[ServiceSpec] = []
     if config.queue.enabled:
         probe_host = "127.0.0.1" if config.queue.bind in ("0.0.0.0", "::", "") else config.queue.bind
-        services.append(ServiceSpec(
-            name="queue", argv=core_argv(workspace, "serve"), cwd=root, core=True,
-            probe=ProbeSpec(ProbeKind.HTTP, f"http://{_host_for_url(probe_host)}:{config.queue.port}/api/health",
-                            interval=5.0, timeout=2.0, failures=3),
-            stop_timeout=15.0, ready_timeout=30.0,
-        ))
+        services.append(
+            ServiceSpec(
+                name="queue",
+                argv=core_argv(workspace, "serve"),
+                cwd=root,
+                core=True,
+                probe=ProbeSpec(
+                    ProbeKind.HTTP,
+                    f"http://{_host_for_url(probe_host)}:{config.queue.port}/api/health",
+                    interval=5.0,
+                    timeout=2.0,
+                    failures=3,
+                ),
+                stop_timeout=15.0,
+                ready_timeout=30.0,
+            )
+        )
     if config.worker.enabled:
-        services.append(ServiceSpec(
-            name="worker", argv=core_argv(workspace, "worker"), cwd=root, core=True,
-            after=["queue"] if config.queue.enabled and not config.worker.server else [],
-            probe=ProbeSpec(ProbeKind.HEARTBEAT, str(worker_heartbeat(workspace)), interval=5.0,
-                            failures=3, max_age=30.0),
-            stop_timeout=max(30.0, config.worker.task_timeout / 10), ready_timeout=60.0,
-        ))
+        services.append(
+            ServiceSpec(
+                name="worker",
+                argv=core_argv(workspace, "worker"),
+                cwd=root,
+                core=True,
+                after=["queue"] if config.queue.enabled and not config.worker.server else [],
+                probe=ProbeSpec(
+                    ProbeKind.HEARTBEAT,
+                    str(worker_heartbeat(workspace)),
+                    interval=5.0,
+                    failures=3,
+                    max_age=30.0,
+                ),
+                stop_timeout=max(30.0, config.worker.task_timeout / 10),
+                ready_timeout=60.0,
+            )
+        )
     for name, service in config.services.items():
         cwd = str((workspace.root / service.cwd).resolve()) if service.cwd else root
-        services.append(ServiceSpec(
-            name=name, argv=_argv(service.command), cwd=cwd, env=dict(service.env), after=list(service.after),
-            probe=service.health.to_spec(cwd) if service.health else None,
-            restart=RestartPolicy(service.restart), backoff=BackoffSpec(**service.backoff.model_dump()),
-            stop_signal=service.stop_signal, stop_timeout=service.stop_timeout,
-            ready_timeout=service.ready_timeout, autostart=service.autostart,
-        ))
+        services.append(
+            ServiceSpec(
+                name=name,
+                argv=_argv(service.command),
+                cwd=cwd,
+                env=dict(service.env),
+                after=list(service.after),
+                probe=service.health.to_spec(cwd) if service.health else None,
+                restart=RestartPolicy(service.restart),
+                backoff=BackoffSpec(**service.backoff.model_dump()),
+                stop_signal=service.stop_signal,
+                stop_timeout=service.stop_timeout,
+                ready_timeout=service.ready_timeout,
+                autostart=service.autostart,
+            )
+        )
     return Plan(root=root, services=services, log_max_bytes=config.logs.max_size, log_keep=config.logs.keep)
 
 

@@ -30,7 +30,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """autonomic keeps a workspace's services alive through crashes, hangs, reboots and upgrades."""
 
@@ -52,12 +54,11 @@ def run() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except _click_errors() as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-
-
-def _click_errors() -> type[Exception]:
-    import click
-
-    return click.ClickException
+    except typer.TyperException as exc:
+        # usage errors (unknown option, missing argument): typer's own message, without a traceback
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            error_line(str(exc))
+        sys.exit(int(getattr(exc, "exit_code", 2)))

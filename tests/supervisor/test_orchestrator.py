@@ -1,0 +1,257 @@
+"""The orchestrator with real processes: restarts, hangs, backoff, order, adoption, clean stops."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import time
+
+import psutil
+
+from tests.helpers import alive, free_port, wait_until, workspace_pids
+from tests.supervisor.conftest import Stack, service_command
+
+
+def _marks(stack: Stack, name: str = "marks") -> list[int]:
+    path = stack.path(name)
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def _web(stack: Stack, port: int, *flags: str, **table: object) -> dict[str, object]:
+    return {
+        "command": service_command("--port", str(port), "--mark", str(stack.path("marks")), *flags),
+        "health": {
+            "http": f"http://127.0.0.1:{port}/health",
+            "interval": "0.2s",
+            "timeout": "0.5s",
+            "failures": 2,
+        },
+        "backoff": {"reset_after": "1s"},
+        **table,
+    }
+
+
+def test_a_killed_service_is_restarted_at_once(stack: Stack) -> None:
+    port = free_port()
+    stack.write({"web": _web(stack, port)})
+    stack.up()
+    first = stack.service("web")
+    assert first["state"] == "running"
+    time.sleep(1.1)  # past reset_after: the next failure restarts without delay
+    killed_at = time.monotonic()
+    os.kill(first["pid"], signal.SIGKILL)
+    again = wait_until(
+        lambda: (s := stack.service("web"))["state"] == "running" and s["pid"] != first["pid"] and s,
+        timeout=10,
+        what="web running again under a new pid",
+    )
+    assert time.monotonic() - killed_at < 5
+    assert again["restarts"] == 1
+    assert len(_marks(stack)) == 2
+    restarts = [e for e in stack.events("web") if e["action"] == "restart"]
+    assert [e["status"] for e in restarts][-2:] == ["attempting", "success"]
+
+
+def test_a_hung_service_is_restarted(stack: Stack) -> None:
+    port = free_port()
+    hang = stack.path("hang")
+    stack.write({"web": _web(stack, port, "--hang-file", str(hang))})
+    stack.up()
+    first = stack.service("web")["pid"]
+    hang.write_text("x")
+    # the new process hangs too while the file exists, so remove it once the old one is gone
+    wait_until(lambda: not alive(first), timeout=15, what="the hung process to be stopped")
+    hang.unlink()
+    wait_until(
+        lambda: (s := stack.service("web"))["state"] == "running" and s["pid"] != first,
+        timeout=15,
+        what="web running again",
+    )
+    downs = [e for e in stack.events("web") if e["action"] == "check" and e["status"] == "down"]
+    assert len(downs) >= 2
+    assert any(e.get("reason") == "hung" for e in stack.events("web") if e["action"] == "restart")
+
+
+def test_a_crash_loop_backs_off_goes_fatal_and_is_tried_again_after_the_cool_down(stack: Stack) -> None:
+    stack.write(
+        {
+            "flaky": {
+                "command": service_command("--exit-code", "1", "--mark", str(stack.path("marks"))),
+                "backoff": {"initial": "0.1s", "max": "0.4s", "max_failures": 3, "cooldown": "2s"},
+            }
+        }
+    )
+    stack.cli("up", "--timeout", "1")
+    wait_until(lambda: stack.service("flaky")["state"] == "fatal", timeout=15, what="flaky to go fatal")
+    spawns_when_fatal = len(_marks(stack))
+    assert spawns_when_fatal == 4  # the first start, then max_failures restarts
+    starts = [
+        e["timestamp"]
+        for e in stack.events("flaky")
+        if e["action"] in ("start", "restart") and e["status"] == "attempting"
+    ]
+    assert len(starts) == 4
+    wait_until(
+        lambda: len(_marks(stack)) > spawns_when_fatal, timeout=10, what="a new try after the cool-down"
+    )
+    assert any(e["status"] == "failed" and "cooling" in e["details"] for e in stack.events("flaky"))
+
+
+def test_dependents_start_after_their_dependency_is_ready_and_stop_before_it(stack: Stack) -> None:
+    port = free_port()
+    stack.write(
+        {
+            "db": _web(stack, port, "--start-delay", "1.0"),
+            "app": {"command": service_command("--mark", str(stack.path("app-marks"))), "after": ["db"]},
+        }
+    )
+    stack.up()
+    events = stack.events()
+    db_ready = next(i for i, e in enumerate(events) if e["target"] == "db" and e["status"] == "running")
+    app_start = next(i for i, e in enumerate(events) if e["target"] == "app" and e["action"] == "start")
+    assert db_ready < app_start
+    assert stack.cli("down").returncode == 0
+    events = stack.events()
+    app_stop = next(i for i, e in enumerate(events) if e["target"] == "app" and e["status"] == "stopped")
+    db_stop = next(i for i, e in enumerate(events) if e["target"] == "db" and e["status"] == "stopped")
+    assert app_stop < db_stop
+
+
+def test_ten_concurrent_ups_end_with_one_orchestrator_and_one_of_each_service(stack: Stack) -> None:
+    port = free_port()
+    stack.write(
+        {"web": _web(stack, port), "other": {"command": service_command("--mark", str(stack.path("o")))}}
+    )
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda _: stack.cli("up", "--timeout", "30", timeout=90), range(10)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    daemons = [
+        p
+        for p in workspace_pids(stack.root)
+        if "autonomic.supervisor" in " ".join(psutil.Process(p).cmdline())
+    ]
+    assert len(daemons) == 1
+    assert len(_marks(stack)) == 1
+    assert len(_marks(stack, "o")) == 1
+
+
+def test_after_the_orchestrator_is_killed_up_adopts_the_running_service(stack: Stack) -> None:
+    port = free_port()
+    stack.write({"web": _web(stack, port)})
+    stack.up()
+    serving = stack.service("web")["pid"]
+    orchestrator = stack.orchestrator_pid()
+    os.kill(orchestrator, signal.SIGKILL)
+    wait_until(lambda: not alive(orchestrator), timeout=5)
+    orphaned = stack.status()
+    assert orphaned["orchestrator"] is None
+    assert orphaned["services"][0]["state"] == "orphaned"
+    stack.up()
+    status = stack.status()
+    assert status["orchestrator"]["pid"] != orchestrator
+    assert status["services"][0]["pid"] == serving
+    assert status["services"][0]["state"] == "running"
+    assert status["services"][0]["adopted"] is True
+    assert _marks(stack) == [serving]  # zero new spawns
+    assert alive(serving)
+
+
+def test_a_recycled_pid_in_a_record_is_not_adopted_nor_killed(stack: Stack, pids: list[int]) -> None:
+    stranger = psutil.Popen(["sleep", "60"])
+    pids.append(stranger.pid)
+    stack.write({"svc": {"command": service_command("--mark", str(stack.path("marks")))}})
+    stack.workspace.ensure_dirs()
+    stack.workspace.record_file("svc").write_text(
+        f'{{"service": "svc", "pid": {stranger.pid}, "create_time": 1.0, "argv": ["x"], "started_at": 1.0}}'
+    )
+    stack.up()
+    assert stack.service("svc")["pid"] != stranger.pid
+    assert len(_marks(stack)) == 1
+    assert stranger.is_running()
+
+
+def test_down_leaves_no_process_behind_even_one_ignoring_sigterm_with_escaped_grandchildren(
+    stack: Stack,
+) -> None:
+    children = stack.path("children")
+    stack.write(
+        {
+            "stubborn": {
+                "command": service_command(
+                    "--ignore-term", "--grandchildren", "3", "--children-file", str(children)
+                ),
+                "stop_timeout": "1s",
+            }
+        }
+    )
+    stack.up()
+    main_pid = stack.service("stubborn")["pid"]
+    grandchildren = wait_until(lambda: children.exists() and children.read_text().split(), timeout=5)
+    assert stack.cli("down").returncode == 0
+    for pid in [main_pid, *map(int, grandchildren)]:
+        assert not alive(pid), f"pid {pid} survived down"
+    assert workspace_pids(stack.root) == []
+
+
+def test_restart_policies_on_failure_and_never_leave_a_clean_exit_alone(stack: Stack) -> None:
+    stack.write(
+        {
+            "once": {"command": service_command("--exit-code", "0"), "restart": "on-failure"},
+            "never": {"command": service_command("--exit-code", "5"), "restart": "never"},
+            "always": {
+                "command": service_command("--exit-code", "0", "--mark", str(stack.path("marks"))),
+                "backoff": {"initial": "0.1s", "max": "0.2s"},
+            },
+        }
+    )
+    stack.cli("up", "--timeout", "2")
+    wait_until(
+        lambda: {s["name"]: s["state"] for s in stack.status()["services"]}.get("never") == "exited",
+        timeout=10,
+    )
+    states = {s["name"]: s for s in stack.status()["services"]}
+    assert states["once"]["state"] == "exited" and states["once"]["last_exit"] == 0
+    assert states["never"]["last_exit"] == 5
+    wait_until(lambda: len(_marks(stack)) >= 3, timeout=10, what="'always' to restart after clean exits")
+
+
+def test_env_file_reaches_services_but_never_the_logs(stack: Stack) -> None:
+    stack.workspace.env_file.write_text("API_SECRET=hunter2-very-secret\n")
+    stack.write({"env": {"command": service_command("--print-env", "API_SECRET"), "env": {"LEVEL": "info"}}})
+    stack.up()
+    log = stack.workspace.service_log("env")
+    wait_until(lambda: log.exists() and "API_SECRET=hunter2-very-secret" in log.read_text(), timeout=5)
+    for path in stack.workspace.outputs.glob("*.jsonl"):
+        assert "hunter2" not in path.read_text()
+    assert "hunter2" not in stack.workspace.plan_file.read_text()
+
+
+def test_start_stop_restart_one_service_through_the_control_channel(stack: Stack) -> None:
+    stack.write({"a": {"command": service_command()}, "b": {"command": service_command()}})
+    stack.up()
+    b_pid = stack.service("b")["pid"]
+    assert stack.cli("stop", "a").returncode == 0
+    assert stack.service("a")["state"] == "stopped"
+    assert stack.service("b")["pid"] == b_pid
+    assert stack.cli("start", "a").returncode == 0
+    wait_until(lambda: stack.service("a")["state"] == "running", timeout=5)
+    assert stack.cli("restart", "b").returncode == 0
+    wait_until(lambda: (s := stack.service("b"))["state"] == "running" and s["pid"] != b_pid, timeout=5)
+    unknown = stack.cli("restart", "nope")
+    assert unknown.returncode != 0 and "no service named 'nope'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_a_changed_config_restarts_only_the_changed_service(stack: Stack) -> None:
+    stack.write({"a": {"command": service_command()}, "b": {"command": service_command()}})
+    stack.up()
+    before = {s["name"]: s["pid"] for s in stack.status()["services"]}
+    stack.write(
+        {"a": {"command": service_command()}, "b": {"command": service_command("--start-delay", "0")}}
+    )
+    stack.up()
+    after = {s["name"]: s["pid"] for s in stack.status()["services"]}
+    assert after["a"] == before["a"]
+    assert after["b"] != before["b"]
+    assert not alive(before["b"])
