@@ -140,7 +140,12 @@ def test_after_the_orchestrator_is_killed_up_adopts_the_running_service(stack: S
     port = free_port()
     stack.write({"web": _web(stack, port)})
     stack.up()
-    serving = stack.service("web")["pid"]
+    crashed = stack.service("web")["pid"]
+    os.kill(crashed, signal.SIGKILL)
+    serving = wait_until(
+        lambda: (s := stack.service("web"))["state"] == "running" and s["pid"] != crashed and s["pid"],
+        timeout=10,
+    )
     orchestrator = stack.orchestrator_pid()
     os.kill(orchestrator, signal.SIGKILL)
     wait_until(lambda: not alive(orchestrator), timeout=5)
@@ -153,7 +158,8 @@ def test_after_the_orchestrator_is_killed_up_adopts_the_running_service(stack: S
     assert status["services"][0]["pid"] == serving
     assert status["services"][0]["state"] == "running"
     assert status["services"][0]["adopted"] is True
-    assert _marks(stack) == [serving]  # zero new spawns
+    assert status["services"][0]["restarts"] == 1  # the count survives the orchestrator
+    assert _marks(stack) == [crashed, serving]  # zero new spawns
     assert alive(serving)
 
 
@@ -255,3 +261,22 @@ def test_a_changed_config_restarts_only_the_changed_service(stack: Stack) -> Non
     assert after["a"] == before["a"]
     assert after["b"] != before["b"]
     assert not alive(before["b"])
+
+
+def test_logs_shows_recent_lines_of_one_or_all_services(stack: Stack) -> None:
+    stack.write(
+        {
+            "a": {"command": service_command("--print-env", "AUTONOMIC_SERVICE")},
+            "b": {"command": service_command("--print-env", "AUTONOMIC_SERVICE")},
+        }
+    )
+    stack.up()
+    log = stack.workspace.service_log("a")
+    wait_until(lambda: log.exists() and "AUTONOMIC_SERVICE=a" in log.read_text(), timeout=5)
+    wait_until(lambda: "AUTONOMIC_SERVICE=b" in stack.workspace.service_log("b").read_text(), timeout=5)
+    one = stack.cli("logs", "a", "-n", "5")
+    assert one.returncode == 0 and "AUTONOMIC_SERVICE=a" in one.stdout and "=b" not in one.stdout
+    both = stack.cli("logs")
+    assert "a | AUTONOMIC_SERVICE=a" in both.stdout and "b | AUTONOMIC_SERVICE=b" in both.stdout
+    missing = stack.cli("logs", "nope")
+    assert missing.returncode == 2 and "no service named 'nope'" in missing.stderr

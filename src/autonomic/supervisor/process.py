@@ -73,8 +73,10 @@ class ManagedProcess:
     def adopt(cls, record: ProcessRecord, platform: Platform) -> ManagedProcess:
         return cls(record.pid, record.create_time, record.started_at, record.argv, platform)
 
-    def record(self, service: str, spec_hash: str) -> ProcessRecord:
-        return ProcessRecord(service, self.pid, self.create_time, self.argv, self.started_at, spec_hash)
+    def record(self, service: str, spec_hash: str, restarts: int) -> ProcessRecord:
+        return ProcessRecord(
+            service, self.pid, self.create_time, self.argv, self.started_at, spec_hash, restarts
+        )
 
     def is_alive(self) -> bool:
         if self.popen is not None:

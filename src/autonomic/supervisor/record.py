@@ -20,6 +20,7 @@ class ProcessRecord:
     argv: list[str]
     started_at: float
     spec_hash: str = ""
+    restarts: int = 0
 
     def is_live(self) -> bool:
         """The recorded process still runs: same pid, same create time, not a zombie."""

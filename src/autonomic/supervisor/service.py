@@ -108,6 +108,7 @@ class Service:
             return
         if adopt is not None:
             self.process = ManagedProcess.adopt(adopt, self.ctx.platform)
+            self.restarts = adopt.restarts
         self._runner = asyncio.create_task(self._run(), name=f"service:{self.name}")
 
     async def stop(self, reason: str = "requested") -> None:
@@ -166,7 +167,7 @@ class Service:
         except SpawnError as exc:
             self.ctx.events.write(action, self.name, "failed", str(exc))
             return Outcome(Ending.NO_START, str(exc))
-        self.process.record(self.name, self.hash).save(self.record_path)
+        self.process.record(self.name, self.hash, self.restarts).save(self.record_path)
         await self._set_state(ServiceState.STARTING, f"pid {self.process.pid}")
         return None
 
