@@ -8,6 +8,7 @@
 --ignore-term       ignore SIGTERM (only SIGKILL ends it)
 --grandchildren N   spawn N `sleep` grandchildren, one of them in its own session (escapes the group)
 --children-file F   write the grandchildren's pids to F
+--grandchild-seconds S   how long each grandchild sleeps (default 3600)
 --mark F            append "<pid>" to F at start (to count spawns)
 --heartbeat F       touch F every 0.2 s
 --print-env K       print the value of env K at start
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--grandchildren", type=int, default=0)
     parser.add_argument("--children-file")
+    parser.add_argument("--grandchild-seconds", default="3600")
     parser.add_argument("--mark")
     parser.add_argument("--heartbeat")
     parser.add_argument("--print-env")
@@ -51,7 +53,7 @@ def main() -> None:
     time.sleep(args.start_delay)
     if args.exit_code is not None:
         sys.exit(args.exit_code)
-    _spawn_grandchildren(args.grandchildren, args.children_file)
+    _spawn_grandchildren(args.grandchildren, args.children_file, args.grandchild_seconds)
     if args.heartbeat:
         threading.Thread(target=_beat, args=(args.heartbeat,), daemon=True).start()
     if args.crash_after is not None:
@@ -62,10 +64,10 @@ def main() -> None:
         time.sleep(3600)
 
 
-def _spawn_grandchildren(count: int, pid_file: str | None) -> None:
+def _spawn_grandchildren(count: int, pid_file: str | None, seconds: str) -> None:
     pids = []
     for index in range(count):
-        proc = subprocess.Popen(["sleep", "3600"], start_new_session=index == 0)
+        proc = subprocess.Popen(["sleep", seconds], start_new_session=index == 0)
         pids.append(proc.pid)
     if pid_file:
         with open(pid_file, "w") as handle:

@@ -280,3 +280,34 @@ def test_logs_shows_recent_lines_of_one_or_all_services(stack: Stack) -> None:
     assert "a | AUTONOMIC_SERVICE=a" in both.stdout and "b | AUTONOMIC_SERVICE=b" in both.stdout
     missing = stack.cli("logs", "nope")
     assert missing.returncode == 2 and "no service named 'nope'" in missing.stderr
+
+
+def test_orphaned_grandchildren_are_reaped_by_the_orchestrator_as_subreaper(stack: Stack) -> None:
+    children = stack.path("children")
+    stack.write(
+        {
+            "parent": {
+                "command": service_command(
+                    "--grandchildren",
+                    "1",
+                    "--children-file",
+                    str(children),
+                    "--grandchild-seconds",
+                    "1",
+                    "--crash-after",
+                    "0.3",
+                ),
+                "restart": "never",
+            }
+        }
+    )
+    stack.cli("up", "--timeout", "5")
+    orphan = int(wait_until(lambda: children.exists() and children.read_text().strip(), timeout=5))
+    # the parent exits first; its orphan re-parents to the orchestrator (not to PID 1) and is reaped
+    # by it once it exits, instead of lingering as a zombie
+    wait_until(
+        lambda: psutil.Process(orphan).ppid() == stack.orchestrator_pid(),
+        timeout=5,
+        what="the orphan to be re-parented to the orchestrator",
+    )
+    wait_until(lambda: not psutil.pid_exists(orphan), timeout=15, what="the orphan to be reaped")
