@@ -43,6 +43,8 @@ class Orchestrator:
         self._done = asyncio.Event()
         self._leave_running = False
         self._zombies_seen: dict[int, float] = {}
+        self._reap_pending: asyncio.TimerHandle | None = None
+        self._dotenv_cache: tuple[int, dict[str, str]] | None = None
         self._changed = asyncio.Condition()
         self._applying = asyncio.Lock()
         self._control = ControlServer(workspace.control_file, self._handle)
@@ -164,9 +166,7 @@ class Orchestrator:
     def _env_for(self, spec: ServiceSpec) -> dict[str, str]:
         """The orchestrator's environment, then .env (re-read at every start), then the service's own."""
         env = dict(os.environ)
-        for key, value in dotenv_values(self.workspace.env_file).items():
-            if value is not None:
-                env[key] = value
+        env.update(self._dotenv())
         env.update(spec.env)
         env["AUTONOMIC_WORKSPACE"] = str(self.workspace.root)
         env["AUTONOMIC_SERVICE"] = spec.name
@@ -174,6 +174,17 @@ class Orchestrator:
         if venv_bin.is_dir():
             env["PATH"] = os.pathsep.join([str(venv_bin), env.get("PATH", "")])
         return env
+
+    def _dotenv(self) -> dict[str, str]:
+        """The .env values, parsed again only when the file changed (a restart should not wait on it)."""
+        try:
+            stamp = self.workspace.env_file.stat().st_mtime_ns
+        except OSError:
+            return {}
+        if self._dotenv_cache is None or self._dotenv_cache[0] != stamp:
+            values = dotenv_values(self.workspace.env_file)
+            self._dotenv_cache = (stamp, {k: v for k, v in values.items() if v is not None})
+        return self._dotenv_cache[1]
 
     # --- control channel ----------------------------------------------------------------------
     async def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +235,7 @@ class Orchestrator:
         with contextlib.suppress(NotImplementedError, AttributeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_from_file()))
         with contextlib.suppress(NotImplementedError, AttributeError, ValueError):
-            loop.add_signal_handler(signal.SIGCHLD, self._reap_orphans)
+            loop.add_signal_handler(signal.SIGCHLD, self._schedule_reap)
 
     async def _reload_from_file(self) -> None:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
@@ -240,14 +251,18 @@ class Orchestrator:
                     )
             self._reap_orphans()
 
+    def _schedule_reap(self) -> None:
+        """On SIGCHLD, look for orphans later, never on the path of a service's restart."""
+        if self._reap_pending is None:
+            loop = asyncio.get_running_loop()
+            self._reap_pending = loop.call_later(_ORPHAN_GRACE, self._reap_orphans)
+
     def _reap_orphans(self) -> None:
         """As a subreaper we inherit orphaned grandchildren; reap those that exit. Our own children are
         reaped by their watchers, so only a zombie that is no service's process and has stayed a zombie
         for a while is an orphan of ours to collect."""
-        try:
-            zombies = {p.pid for p in psutil.Process().children() if p.status() == psutil.STATUS_ZOMBIE}
-        except psutil.Error:
-            return
+        self._reap_pending = None
+        zombies = {pid for pid in _child_pids() if _is_zombie(pid)}
         ours = {s.process.pid for s in self.services.values() if s.process is not None}
         now = time.monotonic()
         self._zombies_seen = {pid: self._zombies_seen.get(pid, now) for pid in zombies - ours}
@@ -256,6 +271,29 @@ class Orchestrator:
                 with contextlib.suppress(ChildProcessError, OSError):
                     os.waitpid(pid, os.WNOHANG)
                 del self._zombies_seen[pid]
+
+
+def _child_pids() -> list[int]:
+    """Our direct children. Linux lists them per thread in /proc, which is far cheaper than psutil's
+    scan of every process on the machine."""
+    try:
+        found: list[int] = []
+        for task in os.scandir("/proc/self/task"):
+            with open(f"{task.path}/children") as handle:
+                found.extend(int(pid) for pid in handle.read().split())
+        return found
+    except OSError:
+        try:
+            return [child.pid for child in psutil.Process().children()]
+        except psutil.Error:
+            return []
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _read_plan(path: Path) -> Plan:

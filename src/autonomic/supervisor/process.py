@@ -92,7 +92,10 @@ class ManagedProcess:
         (an adopted process is not our child, so its status cannot be collected)."""
         await self.platform.wait_exit(self.pid)
         if self.popen is not None:
-            self.exit_code = await asyncio.to_thread(self.popen.wait)
+            # the OS said it exited, so collecting the status does not block (no thread hop on the
+            # restart path); where the notice can come early, fall back to a blocking wait in a thread
+            code = self.popen.poll()
+            self.exit_code = code if code is not None else await asyncio.to_thread(self.popen.wait)
         return self.exit_code
 
     async def stop(self, signal_name: str, timeout: float) -> None:

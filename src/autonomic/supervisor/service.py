@@ -167,7 +167,8 @@ class Service:
         except SpawnError as exc:
             self.ctx.events.write(action, self.name, "failed", str(exc))
             return Outcome(Ending.NO_START, str(exc))
-        self.process.record(self.name, self.hash, self.restarts).save(self.record_path)
+        record = self.process.record(self.name, self.hash, self.restarts)
+        await asyncio.to_thread(record.save, self.record_path)  # fsyncs: off the event loop
         await self._set_state(ServiceState.STARTING, f"pid {self.process.pid}")
         return None
 
