@@ -241,7 +241,6 @@ def plan(config: Config, workspace: Workspace) -> Plan:
     root = str(workspace.root)
     services: list[ServiceSpec] = []
     if config.queue.enabled:
-        probe_host = "127.0.0.1" if config.queue.bind in ("0.0.0.0", "::", "") else config.queue.bind
         services.append(
             ServiceSpec(
                 name="queue",
@@ -250,7 +249,7 @@ def plan(config: Config, workspace: Workspace) -> Plan:
                 core=True,
                 probe=ProbeSpec(
                     ProbeKind.HTTP,
-                    f"http://{_host_for_url(probe_host)}:{config.queue.port}/api/health",
+                    f"{config.queue.url}/api/health",
                     interval=5.0,
                     timeout=2.0,
                     failures=3,
@@ -274,7 +273,8 @@ def plan(config: Config, workspace: Workspace) -> Plan:
                     failures=3,
                     max_age=30.0,
                 ),
-                stop_timeout=max(30.0, config.worker.task_timeout / 10),
+                # a stop lets running tasks drain, then releases the rest and sends what results remain
+                stop_timeout=max(30.0, config.worker.drain_timeout + 10.0),
                 ready_timeout=60.0,
             )
         )
@@ -297,7 +297,3 @@ def plan(config: Config, workspace: Workspace) -> Plan:
             )
         )
     return Plan(root=root, services=services, log_max_bytes=config.logs.max_size, log_keep=config.logs.keep)
-
-
-def _host_for_url(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -25,8 +25,12 @@ require_token = true         # the token is in .autonomic/token (0600); the CLI 
 
 [worker]                     # the RPA Worker (built-in service "worker", starts after "queue")
 concurrency = 2
-allow = []                   # opt-in capabilities: "browser", "desktop-input", "shell", "python"
+allow = []                   # opt-in: "browser", "http", "desktop-input", "shell", "python"
 # task_timeout = "300s"
+# python_modules = ["mypkg.jobs", "tools.*"]   # what `python` tasks may call
+# shell_commands = ["git status*"]             # globs a `shell` command line must match
+# drain_timeout = "20s"      # on stop: time running tasks get to finish before they are released
+# server = "http://queue-host:8091"            # run against another host's queue
 
 [logs]                       # logs/<service>.log, rotated by size
 max_size = "10MB"
