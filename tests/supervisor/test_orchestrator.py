@@ -233,8 +233,11 @@ def test_env_file_reaches_services_but_never_the_logs(stack: Stack) -> None:
     assert "hunter2" not in stack.workspace.plan_file.read_text()
     stack.workspace.env_file.write_text("API_SECRET=rotated-secret-value-2\n")
     assert stack.cli("restart", "env").returncode == 0
-    wait_until(lambda: "API_SECRET=rotated-secret-value-2" in log.read_text(), timeout=5,
-               what="a changed .env to reach the restarted service")
+    wait_until(
+        lambda: "API_SECRET=rotated-secret-value-2" in log.read_text(),
+        timeout=5,
+        what="a changed .env to reach the restarted service",
+    )
 
 
 def test_start_stop_restart_one_service_through_the_control_channel(stack: Stack) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -43,6 +43,15 @@ class QueueSettings(BaseModel):
     retry_delay: Duration = 1.0
     results_max_age: Duration = 7 * 86400.0
     results_max_count: int = Field(10_000, ge=1)
+    # "normal" (SQLite WAL, synchronous=NORMAL): an acknowledged task survives the kill -9 of any process,
+    # as huey's and Redis' defaults do. "full" also fsyncs every enqueue and result before answering,
+    # so they survive a power cut too, at about 0.2 ms per write on an SSD.
+    sync: Literal["full", "normal"] = "normal"
+    max_wait: Duration = 60.0  # the longest long-poll a claim or result read may ask for
+    max_batch: int = Field(1000, ge=1, le=100_000)  # tasks per batch create, claim or result
+    retry_max_delay: Duration = 300.0  # cap of the back-off before an expired task is handed out again
+    reap_interval: Duration = 1.0  # how often expired leases are reclaimed and old results evicted
+    worker_ttl: Duration = 60.0  # a worker not heard from for this long no longer counts as live
 
     @model_validator(mode="after")
     def _token_off_only_on_loopback(self) -> QueueSettings:
@@ -51,3 +60,9 @@ class QueueSettings(BaseModel):
                 f"require_token = false is only allowed with a loopback bind, not bind = {self.bind!r}"
             )
         return self
+
+    @property
+    def url(self) -> str:
+        """Where a client on this machine reaches the server (a wildcard bind is reached on loopback)."""
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "", "::") else self.bind.strip("[]")
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"

@@ -1,0 +1,302 @@
+"""Every request the Python clients make, built once: method, path, body, and how to read the answer.
+
+`QueueClient` and `AsyncQueueClient` only differ in how they send a `Call`; what is sent and how the
+answer is parsed lives here, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from autonomic.errors import QueueError, TaskNotFound
+from autonomic.queue.errors import QueueAuthError, QueueUnavailable, ResultTimeout, TaskConflict
+from autonomic.queue.schemas import (
+    BatchAccepted,
+    ClaimRequest,
+    Extended,
+    Result,
+    ResultIn,
+    Task,
+    TaskCreate,
+    TaskCreated,
+    TaskList,
+    Tasks,
+    WorkerInfo,
+)
+from autonomic.queue.task import Priority, TaskStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One HTTP request and the parser of its successful answer."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    body: Any = None
+    params: dict[str, Any] | None = None
+    wait: float = 0.0  # a long poll: the request may legitimately take this much longer
+    none_if_missing: bool = False  # a 404 means "nothing (yet)", not an error
+
+    def finish(self, response: httpx.Response) -> T:
+        """The parsed answer, or the `QueueError` subclass that says what went wrong."""
+        if self.none_if_missing and response.status_code == 404:
+            return None  # type: ignore[return-value]  # only used where T includes None
+        check(response)
+        return self.parse(response)
+
+
+def check(response: httpx.Response) -> None:
+    """Raise the error matching a non-2xx answer, with the server's own `detail` as the message."""
+    if response.is_success:
+        return
+    detail = _detail(response)
+    code = response.status_code
+    if code == 404:
+        raise TaskNotFound(detail)
+    if code == 409:
+        raise TaskConflict(detail)
+    if code in (401, 403):
+        raise QueueAuthError(f"the queue server refused the request: {detail}")
+    if code == 503:
+        raise QueueUnavailable(detail)
+    raise QueueError(f"the queue server answered {code}: {detail}")
+
+
+def unreachable(base_url: str, exc: httpx.TransportError) -> QueueUnavailable:
+    if isinstance(exc, httpx.TimeoutException):
+        return QueueUnavailable(f"queue server at {base_url} did not answer in time")
+    return QueueUnavailable(f"queue server not reachable at {base_url} ({type(exc).__name__}: {exc})")
+
+
+def headers(token: str | None, worker_name: str | None) -> dict[str, str]:
+    found = {"Accept": "application/json"}
+    if token:
+        found["Authorization"] = f"Bearer {token}"
+    if worker_name:
+        found["X-Worker-Name"] = worker_name
+    return found
+
+
+class Calls:
+    """Builds the calls of one client. Remembers which delivery of each held task it claimed, so an
+    `extend` after the task was lost and handed out again (even to this same worker) is refused."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, int] = {}
+
+    def health(self) -> Call[dict[str, Any]]:
+        return Call("GET", "/api/health", _json)
+
+    def create(
+        self,
+        type: str,
+        data: dict[str, Any] | None = None,
+        priority: str = "normal",
+        *,
+        idempotency_key: str | None = None,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+    ) -> Call[Task]:
+        body = TaskCreate(
+            type=type,
+            data=data or {},
+            priority=Priority(priority),
+            idempotency_key=idempotency_key,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+        )
+        return Call("POST", "/api/tasks/create", _created, body=_dump(body))
+
+    def run(
+        self,
+        type: str,
+        data: dict[str, Any] | None = None,
+        priority: str = "normal",
+        *,
+        timeout: float = 30.0,
+        idempotency_key: str | None = None,
+        max_attempts: int | None = None,
+    ) -> Call[Result]:
+        body = TaskCreate(
+            type=type,
+            data=data or {},
+            priority=Priority(priority),
+            idempotency_key=idempotency_key,
+            max_attempts=max_attempts,
+        )
+        return Call(
+            "POST", "/api/tasks/create", _ran, body=_dump(body), params={"wait": timeout}, wait=timeout
+        )
+
+    def create_many(self, tasks: list[TaskCreate]) -> Call[list[Task]]:
+        body = {"tasks": [_dump(task) for task in tasks]}
+        return Call(
+            "POST", "/api/tasks/batch", lambda r: Tasks.model_validate_json(r.content).tasks, body=body
+        )
+
+    def claim(
+        self,
+        types: list[str] | None = None,
+        max_tasks: int = 1,
+        wait: float = 0.0,
+        lease: float | None = None,
+    ) -> Call[list[Task]]:
+        body = ClaimRequest(types=types or [], max_tasks=max_tasks, wait=wait, lease=lease)
+        return Call("POST", "/api/tasks/claim", self._claimed, body=_dump(body), wait=wait)
+
+    def submit(
+        self, task_id: str, success: bool, data: dict[str, Any] | None = None, error: str | None = None
+    ) -> Call[None]:
+        self._held.pop(task_id, None)
+        body = {"success": success, "data": data, "error": error}
+        return Call("POST", f"/api/tasks/{_id(task_id)}/result", _nothing, body=body)
+
+    def submit_many(self, results: list[ResultIn]) -> Call[None]:
+        for result in results:
+            self._held.pop(result.task_id, None)
+        return Call(
+            "POST", "/api/results/batch", _all_accepted, body={"results": [_dump(r) for r in results]}
+        )
+
+    def extend(self, task_id: str, lease: float) -> Call[bool]:
+        body = {"lease": lease, "attempt": self._held.get(task_id)}
+        return Call(
+            "POST",
+            f"/api/tasks/{_id(task_id)}/extend",
+            lambda r: Extended.model_validate_json(r.content).extended,
+            body=body,
+        )
+
+    def release(self, task_id: str, delay: float = 0.0, error: str | None = None) -> Call[None]:
+        self._held.pop(task_id, None)
+        return Call(
+            "POST", f"/api/tasks/{_id(task_id)}/release", _nothing, body={"delay": delay, "error": error}
+        )
+
+    def heartbeat(self, info: WorkerInfo) -> Call[None]:
+        return Call("POST", "/api/workers/heartbeat", _nothing, body=_dump(info))
+
+    def workers(self) -> Call[list[dict[str, Any]]]:
+        return Call("GET", "/api/workers", lambda r: list(r.json()["workers"]))
+
+    def result(self, task_id: str, wait: float = 0.0) -> Call[Result | None]:
+        return Call(
+            "GET",
+            f"/api/results/{_id(task_id)}",
+            lambda r: Result.model_validate_json(r.content),
+            params={"wait": wait} if wait else None,
+            wait=wait,
+            none_if_missing=True,
+        )
+
+    def get(self, task_id: str) -> Call[Task]:
+        return Call("GET", f"/api/tasks/{_id(task_id)}", _task)
+
+    def cancel(self, task_id: str) -> Call[Task]:
+        return Call("POST", f"/api/tasks/{_id(task_id)}/cancel", _task)
+
+    def stats(self) -> Call[dict[str, Any]]:
+        return Call("GET", "/api/stats", _json)
+
+    def tasks(
+        self, status: TaskStatus | str = TaskStatus.PENDING, limit: int = 1000, types: list[str] | None = None
+    ) -> Call[list[Task]]:
+        params: dict[str, Any] = {"status": str(status), "limit": limit}
+        if types:
+            params["types"] = ",".join(types)
+        return Call(
+            "GET", "/api/tasks", lambda r: TaskList.model_validate_json(r.content).queue, params=params
+        )
+
+    def dead_letters(self, limit: int = 1000) -> Call[list[Task]]:
+        return Call(
+            "GET", "/api/dlq", lambda r: Tasks.model_validate_json(r.content).tasks, params={"limit": limit}
+        )
+
+    def requeue(self, task_id: str) -> Call[Task]:
+        return Call("POST", f"/api/dlq/{_id(task_id)}/requeue", _task)
+
+    def results(self, limit: int = 100) -> Call[list[Result]]:
+        return Call(
+            "GET",
+            "/api/results",
+            lambda r: [Result.model_validate(x) for x in r.json()["results"]],
+            params={"limit": limit},
+        )
+
+    def _claimed(self, response: httpx.Response) -> list[Task]:
+        tasks = Tasks.model_validate_json(response.content).tasks
+        for task in tasks:
+            self._held[task.task_id] = task.attempts
+        return tasks
+
+
+def _id(task_id: str) -> str:
+    """A task id as one path segment, whatever characters it holds."""
+    return quote(task_id, safe="")
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def _task(response: httpx.Response) -> Task:
+    return Task.model_validate_json(response.content)
+
+
+def _created(response: httpx.Response) -> Task:
+    return TaskCreated.model_validate_json(response.content).task
+
+
+def _ran(response: httpx.Response) -> Result:
+    created = TaskCreated.model_validate_json(response.content)
+    if created.result is None:
+        raise ResultTimeout(
+            f"task {created.task_id} ({created.task.type}) has no result yet; it stays queued"
+        )
+    return created.result
+
+
+def _nothing(_: httpx.Response) -> None:
+    return None
+
+
+def _all_accepted(response: httpx.Response) -> None:
+    """A batch is stored item by item; raise for the refused ones, naming them."""
+    answer = BatchAccepted.model_validate_json(response.content)
+    if not answer.rejected:
+        return
+    codes = {r.status_code for r in answer.rejected}
+    summary = "; ".join(f"{r.task_id}: {r.detail}" for r in answer.rejected[:5])
+    message = (
+        f"{len(answer.rejected)} of {len(answer.rejected) + len(answer.accepted)} results refused: {summary}"
+    )
+    if codes == {404}:
+        raise TaskNotFound(message)
+    if codes <= {404, 409}:
+        raise TaskConflict(message)
+    raise QueueError(message)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    return str(detail) if detail else (response.text.strip()[:300] or response.reason_phrase)

@@ -1,0 +1,1 @@
+"""The Task Queue Server: an ASGI app over a `Store`, run by uvicorn (`autonomic serve`)."""

@@ -1,0 +1,100 @@
+"""`create_app`: the FastAPI application, its error handlers and its guard."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from autonomic import __version__
+from autonomic.errors import QueueError, StateError, TaskNotFound
+from autonomic.queue.errors import TaskConflict
+from autonomic.queue.server import native_routes, origin_routes
+from autonomic.queue.server.security import Guard
+from autonomic.queue.server.service import QueueService
+from autonomic.queue.settings import QueueSettings
+
+log = logging.getLogger("autonomic.queue")
+
+
+def create_app(service: QueueService, settings: QueueSettings, token: str | None) -> FastAPI:
+    """The queue's ASGI app. Every error leaves as JSON `{"detail": ...}`."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with service.running():
+            yield
+
+    app = FastAPI(
+        title="autonomic task queue",
+        version=__version__,
+        lifespan=lifespan,
+        redoc_url=None,
+        description="Durable task queue of autonomic. Send the token from .autonomic/token as "
+        "`Authorization: Bearer <token>`; /api/health is open.",
+    )
+    app.state.service = service
+    # Starlette tries routes in order: the native router holds the hot batch paths, so it goes first.
+    app.include_router(native_routes.router)
+    app.include_router(origin_routes.router)
+    _add_error_handlers(app)
+    _document_token(app)
+    app.add_middleware(Guard, settings=settings, token=token)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(TaskNotFound, _status(404))
+    app.add_exception_handler(TaskConflict, _status(409))
+    app.add_exception_handler(StateError, _unavailable)
+    app.add_exception_handler(QueueError, _status(400))
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    """422 with one readable line in `detail` (and the structured list in `errors`)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type"))}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+
+def _status(code: int) -> Any:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.error("store failure: %s", exc)
+    return JSONResponse({"detail": f"queue store unavailable: {exc}"}, status_code=503)
+
+
+def _document_token(app: FastAPI) -> None:
+    """Declare the bearer token in the OpenAPI description, so the docs page can send it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "token": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the content of .autonomic/token",
+                },
+            }
+            schema["security"] = [{"token": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,216 @@
+"""The endpoints of the original server (ORIGIN_API.md), shape for shape, with optional native extras."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response
+
+from autonomic.queue.schemas import (
+    MAX_WAIT,
+    Health,
+    Inflight,
+    InflightList,
+    LegacyEnqueue,
+    LegacyTaskCreate,
+    NoTask,
+    Result,
+    ResultAccepted,
+    ResultBody,
+    ResultList,
+    Stats,
+    Task,
+    TaskCreate,
+    TaskCreated,
+    TaskList,
+)
+from autonomic.queue.server.respond import (
+    Service,
+    WorkerName,
+    raise_for,
+    respond,
+    split_types,
+    submitter,
+    worker_name,
+)
+from autonomic.queue.store.base import Created, Submission
+from autonomic.queue.task import Priority, TaskStatus
+
+router = APIRouter()
+Wait = Annotated[float, Query(ge=0, le=MAX_WAIT, description="Long-poll: seconds to wait (native).")]
+Lease = Annotated[float | None, Query(gt=0, le=86400, description="Lease seconds for this claim (native).")]
+Types = Annotated[str | None, Query(description="Only these task types, comma-separated (native).")]
+Limit = Annotated[int | None, Query(ge=0, le=100_000)]
+
+
+def _created(created: Created) -> TaskCreated:
+    task = created.task
+    return TaskCreated(
+        task_id=task.task_id,
+        id=task.id,
+        priority=task.priority,
+        queue_position=created.position,
+        message="Task created" if created.created else "Task already exists (same idempotency_key)",
+        created=created.created,
+        task=task,
+    )
+
+
+@router.get("/api/health", response_model=Health, tags=["origin"])
+async def health(service: Service) -> Response:
+    """Liveness and queue depth; open without the token (the orchestrator probes it)."""
+    return respond(await service.health())
+
+
+@router.get("/health", response_model=Health, tags=["origin"], include_in_schema=False)
+async def health_older(service: Service) -> Response:
+    return respond(await service.health())
+
+
+@router.post("/api/tasks/create", response_model=TaskCreated, tags=["origin"])
+async def create(
+    body: TaskCreate,
+    service: Service,
+    priority: Annotated[str | None, Query(description="urgent|normal|low; else normal")] = None,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT, description="Wait up to this long for the result.")
+    ] = 0.0,
+) -> Response:
+    """Enqueue one task. The query `priority` follows the original (unknown means normal).
+
+    With `wait` (native), answer once the task has a result (or `wait` ran out): enqueue-and-run in one
+    round trip, for callers that want the answer now.
+    """
+    fallback = None if priority is None else Priority.lenient(priority)
+    created = _created((await service.create([service.new_task(body, fallback)]))[0])
+    if wait > 0:
+        created.result = await service.result(created.task_id, wait)
+    return respond(created)
+
+
+@router.post("/api/enqueue", response_model=TaskCreated, tags=["origin"])
+async def enqueue(body: LegacyEnqueue, service: Service) -> Response:
+    """The original's lenient enqueue: `task_type`/`type`/"generic", `params`/`data`/{}."""
+    created = await service.create([service.new_task(body.to_create())])
+    return respond(_created(created[0]))
+
+
+@router.api_route("/api/tasks/next", methods=["GET", "POST"], response_model=Task | NoTask, tags=["origin"])
+async def next_task(
+    service: Service, worker: WorkerName = None, wait: Wait = 0.0, types: Types = None, lease: Lease = None
+) -> Response:
+    """Lease the next task to the caller: the bare task, or `{"task": null}` when none is ready."""
+    tasks = await service.claim(worker_name(worker), split_types(types), 1, wait, lease)
+    return respond(tasks[0] if tasks else NoTask())
+
+
+@router.post(
+    "/api/tasks/{task_id}/result",
+    response_model=ResultAccepted,
+    tags=["origin"],
+    responses={404: {"description": "no such task"}, 409: {"description": "already answered"}},
+)
+async def submit_result(
+    task_id: str, body: ResultBody, service: Service, worker: WorkerName = None
+) -> Response:
+    """Store a task's result. Unknown task: 404. A second result: 409 (the first one stands)."""
+    found = Submission(task_id, body.success, body.data, body.error, submitter(worker))
+    outcome = (await service.submit([found]))[0]
+    raise_for(outcome)
+    return respond(ResultAccepted(message="Result submitted", success=body.success))
+
+
+@router.get("/api/tasks", response_model=TaskList, tags=["origin"])
+async def list_tasks(
+    service: Service,
+    status: TaskStatus = TaskStatus.PENDING,
+    types: Types = None,
+    limit: Annotated[int, Query(ge=0, le=100_000)] = 1000,
+) -> Response:
+    """Pending tasks in claim order (or another `status`), in both shapes the original clients read."""
+    tasks = await service.call(service.store.tasks, status, split_types(types), limit)
+    counts = await service.call(service.store.counts)
+    by = {p: [t for t in tasks if t.priority is p] for p in Priority}
+    return respond(
+        TaskList(
+            queue=tasks,
+            queue_size=counts.of(status),
+            queue_urgent=by[Priority.URGENT],
+            queue_normal=by[Priority.NORMAL],
+            queue_low=by[Priority.LOW],
+            total_queue_size=counts.of(status),
+            count=len(tasks),
+        )
+    )
+
+
+@router.get("/api/inflight", response_model=InflightList, tags=["origin"])
+async def inflight(service: Service) -> Response:
+    """Tasks currently leased, with who holds them and for how long."""
+    tasks = await service.call(service.store.tasks, TaskStatus.LEASED, [], 100_000)
+    items = [_inflight(task) for task in tasks]
+    return respond(InflightList(inflight=items, count=len(items)))
+
+
+def _inflight(task: Task) -> Inflight:
+    leased = task.leased_at.timestamp() if task.leased_at else time.time()
+    return Inflight(
+        task_id=task.task_id,
+        type=task.type,
+        leased_at=task.leased_at,
+        worker=task.worker,
+        age_sec=round(max(time.time() - leased, 0.0), 3),
+        lease_expires_at=task.lease_expires_at,
+        attempts=task.attempts,
+    )
+
+
+@router.get("/api/results", response_model=ResultList, tags=["origin"])
+async def list_results(service: Service, count: Limit = None, limit: Limit = None) -> Response:
+    """The newest results first; clients send `count=` or `limit=` (default 100)."""
+    wanted = limit if limit is not None else count if count is not None else 100
+    results = await service.call(service.store.results, wanted)
+    return respond(ResultList(results=results, count=len(results)))
+
+
+@router.get(
+    "/api/results/{task_id}",
+    response_model=Result,
+    tags=["origin"],
+    responses={404: {"description": "no result (yet)"}},
+)
+async def get_result(task_id: str, service: Service, wait: Wait = 0.0) -> Response:
+    """A task's stored result, or 404. With `wait`, long-poll for it (native)."""
+    found = await service.result(task_id, wait)
+    if found is None:
+        raise HTTPException(404, f"no result for task {task_id}")
+    return respond(found)
+
+
+@router.get("/api/stats", response_model=Stats, tags=["origin"])
+async def stats(service: Service) -> Response:
+    """Counters for monitoring; `workers` counts live workers (heartbeat or claim within worker_ttl)."""
+    return respond(await service.stats())
+
+
+# --- the older dialect ------------------------------------------------------------------------------
+
+
+@router.post("/api/tasks", response_model=Task, tags=["origin"])
+async def create_older(body: Annotated[LegacyTaskCreate, Body()], service: Service) -> Response:
+    """Older clients: `{task_type, data, requester}` answered with the created task."""
+    fallback = None if body.priority is None else Priority.lenient(body.priority)
+    new = service.new_task(TaskCreate(type=body.task_type, data=body.data), fallback)
+    return respond((await service.create([new]))[0].task)
+
+
+@router.get(
+    "/api/tasks/{task_id}",
+    response_model=Task,
+    tags=["origin"],
+    responses={404: {"description": "no such task"}},
+)
+async def get_task(task_id: str, service: Service) -> Response:
+    """One task in any status."""
+    return respond(await service.call(service.store.get, task_id))
