@@ -38,7 +38,7 @@ def as_json(value: Any) -> None:
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
     grid = Table(title=title, header_style="bold", show_lines=False)
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*(_cell(v) for v in row))
     console.print(grid)
