@@ -318,3 +318,19 @@ def test_orphaned_grandchildren_are_reaped_by_the_orchestrator_as_subreaper(stac
         what="the orphan to be re-parented to the orchestrator",
     )
     wait_until(lambda: not psutil.pid_exists(orphan), timeout=15, what="the orphan to be reaped")
+
+
+def test_a_deleted_or_damaged_control_file_is_written_again(stack: Stack) -> None:
+    stack.write({"svc": {"command": service_command()}})
+    stack.up()
+    orchestrator = stack.orchestrator_pid()
+    stack.workspace.control_file.write_text("{not json")
+    wait_until(
+        lambda: stack.cli("status", "--json").returncode == 0,
+        timeout=15,
+        what="the orchestrator to publish its control file again",
+    )
+    stack.workspace.control_file.unlink()
+    wait_until(stack.workspace.control_file.exists, timeout=15)
+    assert stack.orchestrator_pid() == orchestrator
+    assert stack.status()["orchestrator"]["pid"] == orchestrator

@@ -28,13 +28,25 @@ class ControlServer:
         self.control_file = control_file
         self.handler = handler
         self.secret = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        self.port = 0
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=MAX_MESSAGE)
-        port = int(self._server.sockets[0].getsockname()[1])
-        atomic.write_json(self.control_file, {"port": port, "secret": self.secret, "pid": os.getpid()})
-        return port
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        self.publish()
+        return self.port
+
+    def publish(self) -> None:
+        """Write (or, if it was deleted or damaged, rewrite) the control file clients read."""
+        atomic.write_json(self.control_file, {"port": self.port, "secret": self.secret, "pid": os.getpid()})
+
+    def published(self) -> bool:
+        try:
+            raw = json.loads(self.control_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(raw, dict) and raw.get("port") == self.port and raw.get("secret") == self.secret
 
     async def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -250,6 +250,9 @@ class Orchestrator:
                         self.workspace.service_log(name), self.plan.log_max_bytes, self.plan.log_keep
                     )
             self._reap_orphans()
+            if not self._control.published():
+                with contextlib.suppress(OSError):
+                    self._control.publish()
 
     def _schedule_reap(self) -> None:
         """On SIGCHLD, look for orphans later, never on the path of a service's restart."""
