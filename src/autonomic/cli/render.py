@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -52,3 +53,13 @@ def raw(text: str) -> None:
     """Text exactly as given (log lines), without rich processing."""
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+@contextmanager
+def spinner(text: str) -> Iterator[Callable[[str], None]]:
+    """A one-line live status on an interactive terminal (nothing elsewhere); yields its updater."""
+    if not console.is_terminal:
+        yield lambda message: None
+        return
+    with console.status(text) as status:
+        yield status.update

@@ -47,8 +47,14 @@ def up(
     if foreground:
         _run_foreground(workspace, plan)
         return
-    status = launcher.up(workspace, plan, timeout)
+    with render.spinner("starting the orchestrator") as update:
+        status = launcher.up(workspace, plan, timeout, progress=lambda services: update(_waiting(services)))
     _print_status(status)
+
+
+def _waiting(services: list[dict[str, Any]]) -> str:
+    pending = [f"{s['name']} ({s['state']})" for s in services if s["state"] not in ("running", "stopped")]
+    return "waiting for " + ", ".join(pending) if pending else "all services running"
 
 
 def _run_foreground(workspace: Workspace, plan: Any) -> None:
