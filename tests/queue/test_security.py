@@ -163,3 +163,62 @@ def test_no_token_is_refused_on_a_non_loopback_bind(tmp_workspace: object) -> No
     result = run_cli("serve", "--workspace", str(workspace.root), "--bind", "0.0.0.0", timeout=30)
     assert result.returncode == 2 and "only allowed with a loopback bind" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the fast lane: the hot endpoints skip FastAPI's routing, never the Guard (issue 3) -------------
+
+HOT = [
+    ("POST", "/api/tasks/create", b'{"type": "rpa", "data": {}}'),
+    ("POST", "/api/tasks/create?wait=1", b'{"type": "rpa", "data": {}}'),
+    ("POST", "/api/tasks/claim", b'{"types": ["rpa"]}'),
+    ("POST", "/api/tasks/next", b""),
+    ("GET", "/api/tasks/next", b""),
+    ("POST", "/api/tasks/some-id/result", b'{"success": true}'),
+    ("POST", "/api/results/batch", b'{"results": [{"task_id": "x", "success": true}]}'),
+    ("GET", "/api/results/some-id?wait=1", b""),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), HOT)
+def test_issue3_the_fast_lane_refuses_what_the_guard_refuses(
+    open_server: Server, shared_server: Server, method: str, path: str, body: bytes
+) -> None:
+    json_type = {"Content-Type": "application/json", "X-Worker-Name": "w"}
+
+    def send(server: Server, **headers: str) -> httpx.Response:
+        return httpx.request(method, server.url + path, content=body or None, headers=headers)
+
+    if body:
+        assert send(open_server, **{**json_type, "Content-Type": "text/plain"}).status_code == 415
+    assert send(open_server, **json_type, Origin="https://evil.example").status_code == 403
+    assert send(open_server, **json_type, **{"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert send(open_server, **json_type, Host="evil.example:8091").status_code == 403
+    missing = send(shared_server, **json_type)
+    assert missing.status_code == 401 and "token" in missing.json()["detail"]
+    wrong = send(shared_server, **json_type, Authorization="Bearer nope")
+    assert wrong.status_code == 401
+
+
+def test_issue3_the_fast_lane_refuses_oversize_bodies_and_nameless_claims(open_server: Server) -> None:
+    big = b'{"type": "rpa", "data": {"x": "' + b"y" * 5000 + b'"}}'
+    response = post(open_server, "/api/tasks/create", big, **{"Content-Type": "application/json"})
+    assert response.status_code == 413
+    for method, path, body in HOT[2:5]:
+        nameless = httpx.request(
+            method, open_server.url + path, content=body or None, headers={"Content-Type": "application/json"}
+        )
+        assert nameless.status_code == 403 and "X-Worker-Name" in nameless.json()["detail"], path
+
+
+def test_issue3_the_fast_lane_answers_invalid_requests_as_the_routes_do(shared_server: Server) -> None:
+    with shared_server.http() as http:
+        missing = http.post("/api/tasks/create", json={"type": "x"})
+        assert missing.status_code == 422 and missing.json()["detail"] == "body.data: Field required"
+        bad_wait = http.get("/api/results/nope", params={"wait": "-1"})
+        assert bad_wait.status_code == 422 and "query.wait" in bad_wait.json()["detail"]
+        unknown = http.post("/api/tasks/nope/result", json={"success": True})
+        assert unknown.status_code == 404 and unknown.json() == {"detail": "no task nope"}
+        no_result = http.get("/api/results/nope")
+        assert no_result.status_code == 404 and no_result.json() == {"detail": "no result for task nope"}
+        wrong_method = http.put("/api/tasks/claim", json={})
+        assert wrong_method.status_code == 405

@@ -140,6 +140,27 @@ class TestStoreContract:
         clock.advance(5)
         assert [t.attempts for t in store.claim("w1", [], 1)] == [2]
 
+    def test_issue3_unclaim_puts_a_task_back_in_its_place_without_counting_the_attempt(
+        self, store: Store
+    ) -> None:
+        first, second = add(store), add(store)
+        claimed = store.claim("w1", [], 2)
+        assert [t.attempts for t in claimed] == [1, 1]
+        back = store.unclaim("w1", [first, second, "nope"])
+        assert {t.task_id for t in back} == {first, second}
+        task = store.get(first)
+        assert task.status is TaskStatus.PENDING and task.attempts == 0 and task.worker is None
+        assert task.lease_expires_at is None
+        assert [t.task_id for t in store.claim("w2", [], 2)] == [first, second]  # same place in line
+
+    def test_unclaim_leaves_tasks_held_by_others_or_finished_alone(self, store: Store) -> None:
+        task_id = add(store)
+        store.claim("w1", [], 1)
+        assert store.unclaim("w2", [task_id]) == []
+        store.submit([ok(task_id)])
+        assert store.unclaim("w1", [task_id]) == []
+        assert store.get(task_id).status is TaskStatus.DONE
+
     def test_release_by_another_worker_or_of_a_pending_task_is_refused(self, store: Store) -> None:
         task_id = add(store)
         with pytest.raises(TaskConflict):

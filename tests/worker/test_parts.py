@@ -204,3 +204,32 @@ def test_link_logs_once_per_state_change(caplog: pytest.LogCaptureFixture) -> No
     assert (
         sum("unreachable" in line for line in lines) == 2 and sum("connected" in line for line in lines) == 1
     )
+
+
+def test_issue3_a_server_error_is_waited_out_not_turned_into_a_failure_result() -> None:
+    """A 5xx says nothing against the result: it is sent again, unchanged, until the server takes it."""
+    from autonomic.queue.calls import check
+    from autonomic.worker.outbox import Outbox
+    from autonomic.worker.runner import Outcome
+
+    class Failing:
+        def __init__(self, failures: int) -> None:
+            self.failures = failures
+            self.stored: list[tuple[str, bool, object, object]] = []
+
+        async def submit(self, task_id: str, success: bool, data: object, error: object) -> None:
+            if self.failures:
+                self.failures -= 1
+                check(httpx.Response(500, json={"detail": "database is locked"}))
+            self.stored.append((task_id, success, data, error))
+
+    async def deliver(client: Failing) -> None:
+        outbox = Outbox(client, Link("http://127.0.0.1:1"), lambda _: None)  # type: ignore[arg-type]
+        sender = asyncio.create_task(outbox.run())
+        outbox.put("t1", Outcome(True, {"execution_time": 0.1, "answer": 42}))
+        assert await outbox.flush(10)
+        sender.cancel()
+
+    client = Failing(failures=3)  # the old outbox gave up on the result after its 3rd refusal
+    asyncio.run(deliver(client))
+    assert client.stored == [("t1", True, {"execution_time": 0.1, "answer": 42}, None)]

@@ -14,8 +14,15 @@ from urllib.parse import quote
 
 import httpx
 
-from autonomic.errors import QueueError, TaskNotFound
-from autonomic.queue.errors import QueueAuthError, QueueUnavailable, ResultTimeout, TaskConflict
+from autonomic.errors import TaskNotFound
+from autonomic.queue.errors import (
+    QueueAuthError,
+    QueueRefused,
+    QueueServerError,
+    QueueUnavailable,
+    ResultTimeout,
+    TaskConflict,
+)
 from autonomic.queue.schemas import (
     BatchAccepted,
     ClaimRequest,
@@ -68,7 +75,9 @@ def check(response: httpx.Response) -> None:
         raise QueueAuthError(f"the queue server refused the request: {detail}")
     if code == 503:
         raise QueueUnavailable(detail)
-    raise QueueError(f"the queue server answered {code}: {detail}")
+    if code >= 500:
+        raise QueueServerError(f"the queue server failed ({code}): {detail}")
+    raise QueueRefused(f"the queue server answered {code}: {detail}")
 
 
 def unreachable(base_url: str, exc: httpx.TransportError) -> QueueUnavailable:
@@ -158,16 +167,12 @@ class Calls:
     def submit(
         self, task_id: str, success: bool, data: dict[str, Any] | None = None, error: str | None = None
     ) -> Call[None]:
-        self._held.pop(task_id, None)
         body = {"success": success, "data": data, "error": error}
-        return Call("POST", f"/api/tasks/{_id(task_id)}/result", _nothing, body=body)
+        return Call("POST", f"/api/tasks/{_id(task_id)}/result", self._forgetting([task_id]), body=body)
 
     def submit_many(self, results: list[ResultIn]) -> Call[None]:
-        for result in results:
-            self._held.pop(result.task_id, None)
-        return Call(
-            "POST", "/api/results/batch", _all_accepted, body={"results": [_dump(r) for r in results]}
-        )
+        forget = self._forgetting([result.task_id for result in results], _all_accepted)
+        return Call("POST", "/api/results/batch", forget, body={"results": [_dump(r) for r in results]})
 
     def extend(self, task_id: str, lease: float) -> Call[bool]:
         body = {"lease": lease, "attempt": self._held.get(task_id)}
@@ -179,9 +184,11 @@ class Calls:
         )
 
     def release(self, task_id: str, delay: float = 0.0, error: str | None = None) -> Call[None]:
-        self._held.pop(task_id, None)
         return Call(
-            "POST", f"/api/tasks/{_id(task_id)}/release", _nothing, body={"delay": delay, "error": error}
+            "POST",
+            f"/api/tasks/{_id(task_id)}/release",
+            self._forgetting([task_id]),
+            body={"delay": delay, "error": error},
         )
 
     def heartbeat(self, info: WorkerInfo) -> Call[None]:
@@ -234,6 +241,23 @@ class Calls:
             lambda r: [Result.model_validate(x) for x in r.json()["results"]],
             params={"limit": limit},
         )
+
+    def _forgetting(
+        self, task_ids: list[str], parse: Callable[[httpx.Response], None] | None = None
+    ) -> Callable[[httpx.Response], None]:
+        """A parser that forgets the held deliveries of `task_ids` once the server took the request.
+
+        Only then: if the request fails (server away, 5xx), the task is still held, and the `extend`
+        that keeps it meanwhile must still name its delivery.
+        """
+
+        def parsed(response: httpx.Response) -> None:
+            for task_id in task_ids:
+                self._held.pop(task_id, None)
+            if parse is not None:
+                parse(response)
+
+        return parsed
 
     def _claimed(self, response: httpx.Response) -> list[Task]:
         tasks = Tasks.model_validate_json(response.content).tasks
@@ -291,7 +315,9 @@ def _all_accepted(response: httpx.Response) -> None:
         raise TaskNotFound(message)
     if codes <= {404, 409}:
         raise TaskConflict(message)
-    raise QueueError(message)
+    if any(code >= 500 for code in codes):
+        raise QueueServerError(message)
+    raise QueueRefused(message)
 
 
 def _detail(response: httpx.Response) -> str:

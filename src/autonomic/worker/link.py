@@ -1,8 +1,8 @@
 """The worker's view of its queue server: up, unreachable or refusing; one log line per change.
 
-Every call to the server reports its success or failure here. While the server is away the worker
-retries with a growing delay (capped), and the log shows one line when it goes away and one when it
-comes back, never a line per attempt.
+Every call to the server reports its success or failure here. While the server is away or failing
+(a 5xx answer) the worker retries with a growing delay (capped), and the log shows one line when it
+goes away and one when it comes back, never a line per attempt.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import httpx
 
-from autonomic.queue.errors import QueueAuthError, QueueUnavailable
+from autonomic.queue.errors import QueueAuthError, QueueServerError, QueueUnavailable
 
 log = logging.getLogger("autonomic.worker")
 DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
@@ -27,8 +27,9 @@ class LinkState(StrEnum):
 
 
 def unreachable(exc: BaseException) -> bool:
-    """True for the errors that mean "try again later": no connection, a timeout, a server restarting."""
-    return isinstance(exc, QueueUnavailable | httpx.TransportError | OSError)
+    """True for the errors that mean "try again later": no connection, a timeout, a server restarting,
+    or a server error (5xx), which says nothing against the request itself."""
+    return isinstance(exc, QueueServerError | httpx.TransportError | OSError)
 
 
 def refused(exc: BaseException) -> bool:
@@ -52,6 +53,8 @@ class Link:
         """A request failed with `exc`; returns how long to wait before the next try."""
         if refused(exc):
             self._change(LinkState.REFUSED, f"the queue server at {self.url} refused us ({exc}); retrying")
+        elif isinstance(exc, QueueServerError) and not isinstance(exc, QueueUnavailable):
+            self._change(LinkState.FAILING, f"the queue server at {self.url} fails ({_short(exc)}); retrying")
         elif unreachable(exc):
             message = f"the queue server at {self.url} is unreachable ({_short(exc)}); retrying with backoff"
             self._change(LinkState.UNREACHABLE, message)

@@ -1,9 +1,10 @@
 """Results on their way to the server: batched when several are ready, retried while it is away.
 
-While the server is unreachable (or refuses the token) a result is kept and sent again, and its task's
-lease keeps being extended until it is through, so a slow network never makes a finished task run twice.
-A result the server says it no longer wants (task cancelled, or already answered) is dropped. One it
-keeps refusing for another reason (say, data too large) is replaced by a failure result naming why.
+While the server is unreachable, failing (5xx) or refusing the token, a result is kept and sent again,
+and its task's lease keeps being extended until it is through, so a slow network or a server in
+trouble never makes a finished task run twice or turns its result into a failure. A result the server
+says it no longer wants (task cancelled, or already answered) is dropped. One it keeps refusing for
+another reason (a 4xx, say data too large) is replaced by a failure result naming why.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class Outbox:
                     await asyncio.sleep(self._link.down(exc))
 
     async def _patiently(self, send: Callable[[], Awaitable[Any]]) -> None:
-        """Call `send` until it gets through, waiting out an unreachable or token-refusing server."""
+        """Call `send` until it gets through, waiting out an unreachable, failing or token-refusing server."""
         while True:
             try:
                 await send()

@@ -12,9 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from autonomic import __version__
-from autonomic.errors import QueueError, StateError, TaskNotFound
-from autonomic.queue.errors import TaskConflict
 from autonomic.queue.server import native_routes, origin_routes
+from autonomic.queue.server.fast_lane import FastLane
+from autonomic.queue.server.problems import ERROR_STATUS, error_status
 from autonomic.queue.server.security import Guard
 from autonomic.queue.server.service import QueueService
 from autonomic.queue.settings import QueueSettings
@@ -44,16 +44,17 @@ def create_app(service: QueueService, settings: QueueSettings, token: str | None
     app.include_router(origin_routes.router)
     _add_error_handlers(app)
     _document_token(app)
+    # Middleware added last runs first: the Guard checks every request, then the fast lane answers the
+    # hot paths itself (same schemas, same service calls) and passes everything else to the routes.
+    app.add_middleware(FastLane, service=service)
     app.add_middleware(Guard, settings=settings, token=token)
     return app
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(TaskNotFound, _status(404))
-    app.add_exception_handler(TaskConflict, _status(409))
-    app.add_exception_handler(StateError, _unavailable)
-    app.add_exception_handler(QueueError, _status(400))
+    for kind in ERROR_STATUS:
+        app.add_exception_handler(kind, _answer)
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -67,16 +68,9 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 
 
-def _status(code: int) -> Any:
-    async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=code)
-
-    return handler
-
-
-async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-    log.error("store failure: %s", exc)
-    return JSONResponse({"detail": f"queue store unavailable: {exc}"}, status_code=503)
+async def _answer(_: Request, exc: Exception) -> JSONResponse:
+    code, detail = error_status(exc) or (500, "internal error")
+    return JSONResponse({"detail": detail}, status_code=code)
 
 
 def _document_token(app: FastAPI) -> None:

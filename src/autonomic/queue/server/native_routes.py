@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from autonomic.queue.schemas import (
     BatchAccepted,
@@ -21,7 +21,16 @@ from autonomic.queue.schemas import (
     WorkerInfo,
     WorkerList,
 )
-from autonomic.queue.server.respond import Service, WorkerName, respond, submitter, worker_name
+from autonomic.queue.server.respond import (
+    Service,
+    WorkerName,
+    hanging_up,
+    respond,
+    submitter,
+    worker_name,
+)
+from autonomic.queue.server.service import QueueService
+from autonomic.queue.server.waiters import Receive
 from autonomic.queue.store.base import Submission
 from autonomic.queue.task import TaskStatus
 
@@ -42,30 +51,45 @@ async def create_batch(body: TaskBatch, service: Service) -> Response:
 
 
 @router.post("/api/tasks/claim", response_model=Tasks)
-async def claim(body: ClaimRequest, service: Service, worker: WorkerName = None) -> Response:
+async def claim(
+    body: ClaimRequest, service: Service, request: Request, worker: WorkerName = None
+) -> Response:
     """Lease up to `max_tasks` tasks of `types`, long-polling up to `wait` seconds for the first."""
-    tasks = await service.claim(worker_name(worker), body.types, body.max_tasks, body.wait, body.lease)
-    return respond(Tasks(tasks=tasks, count=len(tasks)))
+    return respond(await claim_many(service, body, worker, request.receive))
+
+
+async def claim_many(
+    service: QueueService, body: ClaimRequest, worker: str | None, receive: Receive
+) -> Tasks:
+    """What `POST /api/tasks/claim` does (the route and the fast lane both call this)."""
+    with hanging_up(receive) as hangup:
+        tasks = await service.claim(
+            worker_name(worker), body.types, body.max_tasks, body.wait, body.lease, hangup
+        )
+    return Tasks(tasks=tasks, count=len(tasks))
 
 
 @router.post("/api/results/batch", response_model=BatchAccepted)
 async def submit_batch(body: ResultBatch, service: Service, worker: WorkerName = None) -> Response:
     """Store many results at once; each is accepted or rejected on its own (404 / 409 per task)."""
+    return respond(await submit_many(service, body, worker))
+
+
+async def submit_many(service: QueueService, body: ResultBatch, worker: str | None) -> BatchAccepted:
+    """What `POST /api/results/batch` does (the route and the fast lane both call this)."""
     if len(body.results) > service.settings.max_batch:
         raise _too_many(len(body.results), service.settings.max_batch)
     name = submitter(worker)
     outcomes = await service.submit(
         [Submission(item.task_id, item.success, item.data, item.error, name) for item in body.results]
     )
-    return respond(
-        BatchAccepted(
-            accepted=[o.task_id for o in outcomes if o.accepted],
-            rejected=[
-                Rejected(task_id=o.task_id, status_code=o.status_code, detail=o.detail)
-                for o in outcomes
-                if not o.accepted
-            ],
-        )
+    return BatchAccepted(
+        accepted=[o.task_id for o in outcomes if o.accepted],
+        rejected=[
+            Rejected(task_id=o.task_id, status_code=o.status_code, detail=o.detail)
+            for o in outcomes
+            if not o.accepted
+        ],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 
 from autonomic.queue.schemas import (
     MAX_WAIT,
@@ -28,12 +28,15 @@ from autonomic.queue.schemas import (
 from autonomic.queue.server.respond import (
     Service,
     WorkerName,
+    hanging_up,
     raise_for,
     respond,
     split_types,
     submitter,
     worker_name,
 )
+from autonomic.queue.server.service import QueueService
+from autonomic.queue.server.waiters import Receive
 from autonomic.queue.store.base import Created, Submission
 from autonomic.queue.task import Priority, TaskStatus
 
@@ -72,21 +75,28 @@ async def health_older(service: Service) -> Response:
 async def create(
     body: TaskCreate,
     service: Service,
+    request: Request,
     priority: Annotated[str | None, Query(description="urgent|normal|low; else normal")] = None,
-    wait: Annotated[
-        float, Query(ge=0, le=MAX_WAIT, description="Wait up to this long for the result.")
-    ] = 0.0,
+    wait: Wait = 0.0,
 ) -> Response:
     """Enqueue one task. The query `priority` follows the original (unknown means normal).
 
     With `wait` (native), answer once the task has a result (or `wait` ran out): enqueue-and-run in one
     round trip, for callers that want the answer now.
     """
+    return respond(await create_one(service, body, priority, wait, request.receive))
+
+
+async def create_one(
+    service: QueueService, body: TaskCreate, priority: str | None, wait: float, receive: Receive
+) -> TaskCreated:
+    """What `POST /api/tasks/create` does (the route and the fast lane both call this)."""
     fallback = None if priority is None else Priority.lenient(priority)
     created = _created((await service.create([service.new_task(body, fallback)]))[0])
     if wait > 0:
-        created.result = await service.result(created.task_id, wait)
-    return respond(created)
+        with hanging_up(receive) as hangup:
+            created.result = await service.result(created.task_id, wait, hangup)
+    return created
 
 
 @router.post("/api/enqueue", response_model=TaskCreated, tags=["origin"])
@@ -98,11 +108,29 @@ async def enqueue(body: LegacyEnqueue, service: Service) -> Response:
 
 @router.api_route("/api/tasks/next", methods=["GET", "POST"], response_model=Task | NoTask, tags=["origin"])
 async def next_task(
-    service: Service, worker: WorkerName = None, wait: Wait = 0.0, types: Types = None, lease: Lease = None
+    service: Service,
+    request: Request,
+    worker: WorkerName = None,
+    wait: Wait = 0.0,
+    types: Types = None,
+    lease: Lease = None,
 ) -> Response:
     """Lease the next task to the caller: the bare task, or `{"task": null}` when none is ready."""
-    tasks = await service.claim(worker_name(worker), split_types(types), 1, wait, lease)
-    return respond(tasks[0] if tasks else NoTask())
+    return respond(await next_one(service, worker, wait, types, lease, request.receive))
+
+
+async def next_one(
+    service: QueueService,
+    worker: str | None,
+    wait: float,
+    types: str | None,
+    lease: float | None,
+    receive: Receive,
+) -> Task | NoTask:
+    """What `GET|POST /api/tasks/next` does (the route and the fast lane both call this)."""
+    with hanging_up(receive) as hangup:
+        tasks = await service.claim(worker_name(worker), split_types(types), 1, wait, lease, hangup)
+    return tasks[0] if tasks else NoTask()
 
 
 @router.post(
@@ -115,10 +143,17 @@ async def submit_result(
     task_id: str, body: ResultBody, service: Service, worker: WorkerName = None
 ) -> Response:
     """Store a task's result. Unknown task: 404. A second result: 409 (the first one stands)."""
+    return respond(await submit_one(service, task_id, body, worker))
+
+
+async def submit_one(
+    service: QueueService, task_id: str, body: ResultBody, worker: str | None
+) -> ResultAccepted:
+    """What `POST /api/tasks/{task_id}/result` does (the route and the fast lane both call this)."""
     found = Submission(task_id, body.success, body.data, body.error, submitter(worker))
     outcome = (await service.submit([found]))[0]
     raise_for(outcome)
-    return respond(ResultAccepted(message="Result submitted", success=body.success))
+    return ResultAccepted(message="Result submitted", success=body.success)
 
 
 @router.get("/api/tasks", response_model=TaskList, tags=["origin"])
@@ -180,12 +215,18 @@ async def list_results(service: Service, count: Limit = None, limit: Limit = Non
     tags=["origin"],
     responses={404: {"description": "no result (yet)"}},
 )
-async def get_result(task_id: str, service: Service, wait: Wait = 0.0) -> Response:
+async def get_result(task_id: str, service: Service, request: Request, wait: Wait = 0.0) -> Response:
     """A task's stored result, or 404. With `wait`, long-poll for it (native)."""
-    found = await service.result(task_id, wait)
+    return respond(await result_of(service, task_id, wait, request.receive))
+
+
+async def result_of(service: QueueService, task_id: str, wait: float, receive: Receive) -> Result:
+    """What `GET /api/results/{task_id}` does (the route and the fast lane both call this)."""
+    with hanging_up(receive) as hangup:
+        found = await service.result(task_id, wait, hangup)
     if found is None:
         raise HTTPException(404, f"no result for task {task_id}")
-    return respond(found)
+    return found
 
 
 @router.get("/api/stats", response_model=Stats, tags=["origin"])

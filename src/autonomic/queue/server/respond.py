@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from autonomic.queue.server.service import QueueService
+from autonomic.queue.server.waiters import Hangup, Receive
 from autonomic.queue.store.base import Outcome
 
 
@@ -45,3 +48,13 @@ def raise_for(outcome: Outcome) -> None:
 def split_types(types: str | None) -> list[str]:
     """`?types=a,b` (or repeated) as a list; empty means every type."""
     return [t.strip() for t in (types or "").split(",") if t.strip()]
+
+
+@contextmanager
+def hanging_up(receive: Receive) -> Iterator[Hangup]:
+    """A `Hangup` over a request's receive channel (its body already read), stopped when the block ends."""
+    hangup = Hangup(receive)
+    try:
+        yield hangup
+    finally:
+        hangup.close()

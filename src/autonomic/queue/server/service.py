@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from autonomic.queue.schemas import Health, Result, Stats, Task, TaskCreate, Worker
-from autonomic.queue.server.waiters import ResultWaiters, Signal
+from autonomic.queue.server.waiters import Hangup, ResultWaiters, Signal
 from autonomic.queue.settings import QueueSettings
 from autonomic.queue.store.base import Created, NewTask, Outcome, Store, Submission
 from autonomic.queue.task import Priority, TaskStatus
@@ -68,24 +68,44 @@ class QueueService:
         return created
 
     async def claim(
-        self, worker: str, types: Sequence[str], limit: int, wait: float, lease: float | None
+        self,
+        worker: str,
+        types: Sequence[str],
+        limit: int,
+        wait: float,
+        lease: float | None,
+        hangup: Hangup | None = None,
     ) -> list[Task]:
-        """Lease up to `limit` tasks, long-polling up to `wait` seconds for the first to appear."""
+        """Lease up to `limit` tasks, long-polling up to `wait` seconds for the first to appear.
+
+        With a `hangup`, a poll whose client has gone stops, and hands back what it claimed at once.
+        """
         await self.touch(worker)
         limit = min(limit, self.settings.max_batch)
         deadline = time.monotonic() + min(wait, self.settings.max_wait)
         while True:
+            if hangup is not None and hangup.gone:
+                return []
             seen = self.ready.generation
             tasks = await self.call(
                 self.store.claim, worker, list(types), limit, lease or self.settings.lease
             )
+            if tasks and hangup is not None and hangup.gone:
+                await self._unclaim(worker, tasks)
+                return []
             remaining = deadline - time.monotonic()
             if tasks or remaining <= 0 or self.stopping:
                 return tasks
             ready_at = await self.call(self.store.next_ready_at, list(types))
             if ready_at is not None:  # a delayed task: wake when it is due even if nobody notifies
                 remaining = min(remaining, max(ready_at - time.time(), 0.001))
-            await self.ready.wait(seen, remaining)
+            await self.ready.wait(seen, remaining, hangup)
+
+    async def _unclaim(self, worker: str, tasks: Sequence[Task]) -> None:
+        """The claimer hung up while its claim was made: the tasks go back, their attempt not counted."""
+        back = await self.call(self.store.unclaim, worker, [task.task_id for task in tasks])
+        log.info("worker %s went away during its claim: %d task(s) handed back", worker, len(back))
+        self.ready.notify()
 
     async def submit(self, results: Sequence[Submission]) -> list[Outcome]:
         outcomes = await self.call(self.store.submit, list(results))
@@ -104,15 +124,15 @@ class QueueService:
         self.ready.notify()
         return task
 
-    async def result(self, task_id: str, wait: float) -> Result | None:
-        """The stored result, long-polling up to `wait` seconds for it to arrive."""
+    async def result(self, task_id: str, wait: float, hangup: Hangup | None = None) -> Result | None:
+        """The stored result, long-polling up to `wait` seconds for it to arrive (or the caller to leave)."""
         deadline = time.monotonic() + min(wait, self.settings.max_wait)
         while True:
             found = await self.call(self.store.result, task_id)
             remaining = deadline - time.monotonic()
-            if found is not None or remaining <= 0 or self.stopping:
+            if found is not None or remaining <= 0 or self.stopping or (hangup is not None and hangup.gone):
                 return found
-            await self.results.wait(task_id, remaining)
+            await self.results.wait(task_id, remaining, hangup)
 
     # --- workers ----------------------------------------------------------------------------------
 

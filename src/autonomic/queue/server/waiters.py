@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
-async def _sleep_on(future: asyncio.Future[None], timeout: float) -> None:
-    """Wait for `future` or `timeout` seconds, whichever comes first (cheaper than `wait_for`: no task)."""
+async def _sleep_on(future: asyncio.Future[None], timeout: float, hangup: Hangup | None) -> None:
+    """Wait for `future`, `timeout` seconds or the caller hanging up, whichever comes first (no task)."""
     timer = asyncio.get_running_loop().call_later(timeout, _settle, future)
+    gone = hangup.watch() if hangup is not None else None
+    wake = lambda _: _settle(future)  # noqa: E731 - removed again below, so it needs a name
+    if gone is not None:
+        gone.add_done_callback(wake)
     try:
         await future
     finally:
         timer.cancel()
+        if gone is not None:
+            gone.remove_done_callback(wake)
 
 
 def _settle(future: asyncio.Future[None]) -> None:
@@ -37,14 +48,14 @@ class Signal:
         for future in waiting:
             _settle(future)
 
-    async def wait(self, seen: int, timeout: float) -> None:
-        """Sleep until a notify after generation `seen`, or `timeout` seconds."""
-        if self.generation != seen or timeout <= 0:
+    async def wait(self, seen: int, timeout: float, hangup: Hangup | None = None) -> None:
+        """Sleep until a notify after generation `seen`, `timeout` seconds, or the caller hanging up."""
+        if self.generation != seen or timeout <= 0 or (hangup is not None and hangup.gone):
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.add(future)
         try:
-            await _sleep_on(future, timeout)
+            await _sleep_on(future, timeout, hangup)
         finally:
             self._waiting.discard(future)
 
@@ -55,11 +66,11 @@ class ResultWaiters:
     def __init__(self) -> None:
         self._waiting: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
 
-    async def wait(self, task_id: str, timeout: float) -> None:
+    async def wait(self, task_id: str, timeout: float, hangup: Hangup | None = None) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[task_id].add(future)
         try:
-            await _sleep_on(future, timeout)
+            await _sleep_on(future, timeout, hangup)
         finally:
             waiting = self._waiting.get(task_id)
             if waiting is not None:
@@ -74,3 +85,40 @@ class ResultWaiters:
     def resolve_all(self) -> None:
         for task_id in list(self._waiting):
             self.resolve(task_id)
+
+
+class Hangup:
+    """Notices when the client of one long poll goes away (its ASGI `http.disconnect`).
+
+    A poll whose client is gone must stop waiting and take no task: a task leased to a dead request
+    would sit out a whole lease before anyone else could run it. The request's body must have been read
+    already: from then on, the only message `receive` can bring is the disconnect. The watch starts on
+    the first wait, so a request answered at once costs nothing.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._gone: asyncio.Future[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    @property
+    def gone(self) -> bool:
+        return self._gone is not None and self._gone.done()
+
+    def watch(self) -> asyncio.Future[None]:
+        """A future that completes when the client disconnects (the watch starts on the first call)."""
+        if self._gone is None:
+            self._gone = asyncio.get_running_loop().create_future()
+            self._watcher = asyncio.create_task(self._listen(self._gone))
+        return self._gone
+
+    def close(self) -> None:
+        """Stop watching (the request is being answered)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    async def _listen(self, gone: asyncio.Future[None]) -> None:
+        with contextlib.suppress(Exception):  # a receive channel that fails is as good as gone
+            while (await self._receive())["type"] != "http.disconnect":
+                pass
+        _settle(gone)

@@ -131,6 +131,10 @@ class Store(Protocol):
     def extend(self, task_id: str, worker: str, lease: float, attempt: int | None = None) -> Task | None:
         """Push the lease of a task `worker` still holds to now + `lease`; None if it no longer holds it."""
 
+    def unclaim(self, worker: str, task_ids: Sequence[str]) -> list[Task]:
+        """Undo a claim whose answer never reached `worker`: its tasks that `worker` still holds go back
+        to pending in their old place, the attempt not counted. Returns the tasks put back."""
+
     def release(self, task_id: str, worker: str, delay: float = 0.0, error: str | None = None) -> Task:
         """Give a held task back: to the back of the queue after `delay`, or dead if out of attempts."""
 

@@ -112,6 +112,25 @@ class SqliteStore:
             )
             return rows.task(row)
 
+    def unclaim(self, worker: str, task_ids: Sequence[str]) -> list[Task]:
+        with self._write(durable=False) as db:
+            held = [
+                row
+                for task_id in task_ids
+                if (row := _one(db, "id = ? AND status = 'leased' AND worker = ?", task_id, worker))
+            ]
+            return self._move(
+                db,
+                held,
+                TaskStatus.PENDING,
+                lambda row: {
+                    "attempts": row["attempts"] - 1,
+                    "worker": None,
+                    "leased_at": None,
+                    "lease_expires_at": None,
+                },
+            )
+
     def release(self, task_id: str, worker: str, delay: float = 0.0, error: str | None = None) -> Task:
         with self._write() as db:
             row = _one(db, "id = ?", task_id)
