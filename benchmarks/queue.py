@@ -13,7 +13,9 @@ every consumer itself, and stops each by pid at the end. Measured, for each syst
   uses batch claims (--batch) and batch results; huey runs its own consumer (1 thread worker);
   Celery runs one solo worker.
 - round trip: enqueue one task, a waiting worker runs it, the result is readable; p50 / p95 ms.
-  autonomic is measured two ways: `create` then `result(wait=...)` (two calls), and `run` (one call).
+  autonomic's worker is the real one (`autonomic worker`, concurrency 1, the built-in `ping`
+  handler) and the enqueuer a `QueueClient`; autonomic is measured two ways: `create` then
+  `result(wait=...)` (two calls), and `run` (one call).
   huey's consumer and result reads poll every 1 ms / 0.2 ms (its defaults start at 100 ms).
 
 autonomic runs with its default `sync = "normal"` and again with `sync = "full"` (fsync per enqueue
@@ -164,7 +166,7 @@ def _autonomic(root: Path, sync: str, args: argparse.Namespace) -> list[tuple[st
                 check=True,
             )
             drains.append(float(out.stdout.strip()))
-        two_calls, one_call = _autonomic_round_trips(client, url, token, args.round_trips)
+        two_calls, one_call = _autonomic_round_trips(client, root, token, args.round_trips)
         client.close()
     rate = args.tasks / statistics.median(drains)
     label = f"autonomic ({sync})"
@@ -180,24 +182,26 @@ def _up(client: object) -> bool:
     return False
 
 
-def _autonomic_round_trips(client: object, url: str, token: str, n: int) -> tuple[list[float], list[float]]:
+def _autonomic_round_trips(client: object, root: Path, token: str, n: int) -> tuple[list[float], list[float]]:
+    """Round trips through the real worker (`autonomic worker`, AsyncQueueClient) running `ping`."""
     from autonomic.queue.client import QueueClient
 
     assert isinstance(client, QueueClient)
-    with _process([PYTHON, __file__, "--role", "autonomic-echo", url, token]):
+    worker = [PYTHON, "-m", "autonomic", "worker", "--workspace", str(root), "--types", "ping"]
+    worker += ["--concurrency", "1", "--name", "bench-worker", "--token", token]
+    with _process(worker, env={"AUTONOMIC_LOG_LEVEL": "WARNING"}, log=root / "worker.log"):
         for _ in range(20):  # warm-up: the worker's long poll is in place, connections are open
-            client.run("echo", timeout=10)
+            client.run("ping", timeout=30)
         two_calls, one_call = [], []
         for _ in range(n):
             started = time.perf_counter()
-            task = client.create("echo")
+            task = client.create("ping")
             assert client.result(task.task_id, wait=10) is not None
             two_calls.append(time.perf_counter() - started)
         for _ in range(n):
             started = time.perf_counter()
-            client.run("echo", timeout=10)
+            client.run("ping", timeout=10)
             one_call.append(time.perf_counter() - started)
-        client.create("echo", {"stop": True})
     return two_calls, one_call
 
 
@@ -214,18 +218,6 @@ def _autonomic_drain(url: str, token: str, total: int, batch: int) -> None:
             client.submit_many([ResultIn(task_id=t.task_id, success=True, data={}) for t in tasks])
             done += len(tasks)
         print(time.perf_counter() - started)
-
-
-def _autonomic_echo(url: str, token: str) -> None:
-    """Worker role: long-poll one task at a time and answer it at once, until told to stop."""
-    from autonomic.queue.client import QueueClient
-
-    with QueueClient(url, token, "echo") as client:
-        while True:
-            for task in client.claim(["echo"], max_tasks=1, wait=30.0):
-                if task.data.get("stop"):
-                    return
-                client.submit(task.task_id, True, {})
 
 
 # --- huey ---------------------------------------------------------------------------------------------
@@ -373,7 +365,5 @@ if __name__ == "__main__":
     options = _arguments()
     if options.role == "autonomic-drain":
         _autonomic_drain(options.rest[0], options.rest[1], int(options.rest[2]), int(options.rest[3]))
-    elif options.role == "autonomic-echo":
-        _autonomic_echo(options.rest[0], options.rest[1])
     else:
         main()

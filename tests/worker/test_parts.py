@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from autonomic.errors import UsageError
+from autonomic.queue.errors import QueueUnavailable
 from autonomic.worker import runner, vision
 from autonomic.worker.files import FileGuard
 from autonomic.worker.handler import TaskFailed, register
@@ -195,10 +196,10 @@ def test_runner_turns_errors_and_timeouts_into_failure_results(tmp_path: Path) -
 def test_link_logs_once_per_state_change(caplog: pytest.LogCaptureFixture) -> None:
     link = Link("http://127.0.0.1:1")
     with caplog.at_level(logging.INFO, "autonomic.worker"):
-        delays = [link.down(httpx.ConnectError("refused")) for _ in range(8)]
+        delays = [link.down(QueueUnavailable("queue server not reachable")) for _ in range(8)]
         link.up()
         link.up()
-        link.down(httpx.ConnectError("refused"))
+        link.down(QueueUnavailable("queue server not reachable"))
     assert delays[0] < delays[3] <= delays[-1] == 2.0
     lines = [r.getMessage() for r in caplog.records]
     assert (

@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote
-
-import httpx
 
 from autonomic.errors import TaskNotFound
 from autonomic.queue.errors import (
@@ -41,19 +39,40 @@ from autonomic.queue.task import Priority, TaskStatus
 T = TypeVar("T")
 
 
+class Answer(Protocol):
+    """What a `Call` reads of the server's answer (`transport.Reply`; an `Answer` fits too)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+    @property
+    def is_success(self) -> bool: ...
+
+    def json(self) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Call(Generic[T]):
     """One HTTP request and the parser of its successful answer."""
 
     method: str
     path: str
-    parse: Callable[[httpx.Response], T]
+    parse: Callable[[Answer], T]
     body: Any = None
     params: dict[str, Any] | None = None
     wait: float = 0.0  # a long poll: the request may legitimately take this much longer
     none_if_missing: bool = False  # a 404 means "nothing (yet)", not an error
 
-    def finish(self, response: httpx.Response) -> T:
+    def finish(self, response: Answer) -> T:
         """The parsed answer, or the `QueueError` subclass that says what went wrong."""
         if self.none_if_missing and response.status_code == 404:
             return None  # type: ignore[return-value]  # only used where T includes None
@@ -61,7 +80,7 @@ class Call(Generic[T]):
         return self.parse(response)
 
 
-def check(response: httpx.Response) -> None:
+def check(response: Answer) -> None:
     """Raise the error matching a non-2xx answer, with the server's own `detail` as the message."""
     if response.is_success:
         return
@@ -78,12 +97,6 @@ def check(response: httpx.Response) -> None:
     if code >= 500:
         raise QueueServerError(f"the queue server failed ({code}): {detail}")
     raise QueueRefused(f"the queue server answered {code}: {detail}")
-
-
-def unreachable(base_url: str, exc: httpx.TransportError) -> QueueUnavailable:
-    if isinstance(exc, httpx.TimeoutException):
-        return QueueUnavailable(f"queue server at {base_url} did not answer in time")
-    return QueueUnavailable(f"queue server not reachable at {base_url} ({type(exc).__name__}: {exc})")
 
 
 def headers(token: str | None, worker_name: str | None) -> dict[str, str]:
@@ -243,15 +256,15 @@ class Calls:
         )
 
     def _forgetting(
-        self, task_ids: list[str], parse: Callable[[httpx.Response], None] | None = None
-    ) -> Callable[[httpx.Response], None]:
+        self, task_ids: list[str], parse: Callable[[Answer], None] | None = None
+    ) -> Callable[[Answer], None]:
         """A parser that forgets the held deliveries of `task_ids` once the server took the request.
 
         Only then: if the request fails (server away, 5xx), the task is still held, and the `extend`
         that keeps it meanwhile must still name its delivery.
         """
 
-        def parsed(response: httpx.Response) -> None:
+        def parsed(response: Answer) -> None:
             for task_id in task_ids:
                 self._held.pop(task_id, None)
             if parse is not None:
@@ -259,7 +272,7 @@ class Calls:
 
         return parsed
 
-    def _claimed(self, response: httpx.Response) -> list[Task]:
+    def _claimed(self, response: Answer) -> list[Task]:
         tasks = Tasks.model_validate_json(response.content).tasks
         for task in tasks:
             self._held[task.task_id] = task.attempts
@@ -275,20 +288,20 @@ def _dump(model: Any) -> Any:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: Answer) -> dict[str, Any]:
     found: dict[str, Any] = response.json()
     return found
 
 
-def _task(response: httpx.Response) -> Task:
+def _task(response: Answer) -> Task:
     return Task.model_validate_json(response.content)
 
 
-def _created(response: httpx.Response) -> Task:
+def _created(response: Answer) -> Task:
     return TaskCreated.model_validate_json(response.content).task
 
 
-def _ran(response: httpx.Response) -> Result:
+def _ran(response: Answer) -> Result:
     created = TaskCreated.model_validate_json(response.content)
     if created.result is None:
         raise ResultTimeout(
@@ -297,11 +310,11 @@ def _ran(response: httpx.Response) -> Result:
     return created.result
 
 
-def _nothing(_: httpx.Response) -> None:
+def _nothing(_: Answer) -> None:
     return None
 
 
-def _all_accepted(response: httpx.Response) -> None:
+def _all_accepted(response: Answer) -> None:
     """A batch is stored item by item; raise for the refused ones, naming them."""
     answer = BatchAccepted.model_validate_json(response.content)
     if not answer.rejected:
@@ -320,7 +333,7 @@ def _all_accepted(response: httpx.Response) -> None:
     raise QueueRefused(message)
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: Answer) -> str:
     try:
         detail = response.json().get("detail")
     except (ValueError, AttributeError):

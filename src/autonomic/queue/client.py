@@ -11,12 +11,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-import httpx
-
 from autonomic import config
-from autonomic.queue.calls import Call, Calls, headers, unreachable
+from autonomic.queue.calls import Call, Calls, headers
 from autonomic.queue.schemas import Result, ResultIn, Task, TaskCreate, WorkerInfo
 from autonomic.queue.task import TaskStatus
+from autonomic.queue.transport import AsyncWire, SyncWire, encode, target
 from autonomic.scaffold import read_token
 from autonomic.workspace import Workspace
 
@@ -39,27 +38,19 @@ class _Base:
         """A client for the workspace's own server: URL from `[queue]`, token from `.autonomic/token`."""
         return cls(config.load(workspace).queue.url, read_token(workspace), worker_name)
 
-    def _timeout(self, call: Call[Any]) -> float:
-        return self.timeout + call.wait
-
 
 class QueueClient(_Base):
-    """Synchronous client (httpx.Client, one keep-alive connection). Use as a context manager."""
+    """Synchronous client (a urllib3 keep-alive pool, thread-safe). Use as a context manager."""
 
     def __init__(
         self, base_url: str, token: str | None = None, worker_name: str | None = None, timeout: float = 30.0
     ) -> None:
         super().__init__(base_url, token, worker_name, timeout)
-        self._http = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=timeout)
+        self._wire = SyncWire(self.base_url, self._headers, timeout)
 
     def _send(self, call: Call[T]) -> T:
-        try:
-            response = self._http.request(
-                call.method, call.path, json=call.body, params=call.params, timeout=self._timeout(call)
-            )
-        except httpx.TransportError as exc:
-            raise unreachable(self.base_url, exc) from None
-        return call.finish(response)
+        reply = self._wire.send(call.method, target(call.path, call.params), encode(call.body), call.wait)
+        return call.finish(reply)
 
     def health(self) -> dict[str, Any]:
         """GET /api/health (no token needed)."""
@@ -178,7 +169,7 @@ class QueueClient(_Base):
         return self._send(self._calls.results(limit))
 
     def close(self) -> None:
-        self._http.close()
+        self._wire.close()
 
     def __enter__(self) -> QueueClient:
         return self
@@ -190,22 +181,18 @@ class QueueClient(_Base):
 
 
 class AsyncQueueClient(_Base):
-    """The same surface as `QueueClient`, every method a coroutine (httpx.AsyncClient)."""
+    """The same surface as `QueueClient`, every method a coroutine (an aiohttp keep-alive session)."""
 
     def __init__(
         self, base_url: str, token: str | None = None, worker_name: str | None = None, timeout: float = 30.0
     ) -> None:
         super().__init__(base_url, token, worker_name, timeout)
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=timeout)
+        self._wire = AsyncWire(self.base_url, self._headers, timeout)
 
     async def _send(self, call: Call[T]) -> T:
-        try:
-            response = await self._http.request(
-                call.method, call.path, json=call.body, params=call.params, timeout=self._timeout(call)
-            )
-        except httpx.TransportError as exc:
-            raise unreachable(self.base_url, exc) from None
-        return call.finish(response)
+        path = target(call.path, call.params)
+        reply = await self._wire.send(call.method, path, encode(call.body), call.wait)
+        return call.finish(reply)
 
     async def health(self) -> dict[str, Any]:
         return await self._send(self._calls.health())
@@ -313,7 +300,7 @@ class AsyncQueueClient(_Base):
         return await self._send(self._calls.results(limit))
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._wire.close()
 
     async def __aenter__(self) -> AsyncQueueClient:
         return self

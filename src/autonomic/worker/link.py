@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-import httpx
-
 from autonomic.queue.errors import QueueAuthError, QueueServerError, QueueUnavailable
 
 log = logging.getLogger("autonomic.worker")
@@ -29,7 +27,7 @@ class LinkState(StrEnum):
 def unreachable(exc: BaseException) -> bool:
     """True for the errors that mean "try again later": no connection, a timeout, a server restarting,
     or a server error (5xx), which says nothing against the request itself."""
-    return isinstance(exc, QueueServerError | httpx.TransportError | OSError)
+    return isinstance(exc, QueueServerError | OSError)
 
 
 def refused(exc: BaseException) -> bool:

@@ -90,5 +90,5 @@ def _configure_logging() -> None:
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "httpcore", "asyncio"):
+    for noisy in ("urllib3", "aiohttp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
