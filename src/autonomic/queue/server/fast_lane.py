@@ -22,7 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from autonomic.queue.schemas import ClaimRequest, ResultBatch, ResultBody, TaskCreate
 from autonomic.queue.server import native_routes, origin_routes
 from autonomic.queue.server.problems import error_status
-from autonomic.queue.server.security import ASGIApp, Message, Receive, Scope, Send
+from autonomic.queue.server.security import ASGIApp, Receive, Scope, Send, replay_body
 from autonomic.queue.server.service import QueueService
 
 # The routes' own query declarations, so a value valid here is exactly one valid there.
@@ -139,7 +139,7 @@ class FastLane:
         try:
             answer = await handler(self.service, _Call(scope, receive, body, task_id))
         except _Decline:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         except HTTPException as exc:
             await _send(send, exc.status_code, _detail(exc.detail))
@@ -162,19 +162,6 @@ async def _read(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def again() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return again
 
 
 def _detail(detail: Any) -> bytes:

@@ -128,16 +128,7 @@ class Guard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        return replay
+        return replay_body(b"".join(chunks), receive)
 
     def _token_given(self, headers: dict[str, str]) -> bool:
         return "authorization" in headers or "x-autonomic-token" in headers
@@ -204,3 +195,17 @@ def _with_cors(send: Send, origin: str) -> Send:
         await send(message)
 
     return sender
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app a body already read, then carries on with the real one."""
+    replayed = False
+
+    async def again() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
