@@ -12,6 +12,7 @@
 --mark F            append "<pid>" to F at start (to count spawns)
 --heartbeat F       touch F every 0.2 s
 --print-env K       print the value of env K at start
+--signal-file F     on SIGTERM, SIGINT or SIGHUP, write the signal's name to F and exit 0
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--mark")
     parser.add_argument("--heartbeat")
     parser.add_argument("--print-env")
+    parser.add_argument("--signal-file")
     args = parser.parse_args()
 
     if args.mark:
@@ -47,6 +49,8 @@ def main() -> None:
             handle.write(f"{os.getpid()}\n")
     if args.print_env:
         print(f"{args.print_env}={os.environ.get(args.print_env, '')}", flush=True)
+    if args.signal_file:
+        _record_signals(args.signal_file)
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(f"service pid {os.getpid()} starting", flush=True)
@@ -62,6 +66,16 @@ def main() -> None:
         _serve(args.port, args.hang_file)
     while True:
         time.sleep(3600)
+
+
+def _record_signals(path: str) -> None:
+    def record(signum: int, frame: object) -> None:
+        with open(path, "w") as handle:
+            handle.write(signal.Signals(signum).name)
+        os._exit(0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, record)
 
 
 def _spawn_grandchildren(count: int, pid_file: str | None, seconds: str) -> None:

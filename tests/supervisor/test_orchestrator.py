@@ -334,3 +334,11 @@ def test_a_deleted_or_damaged_control_file_is_written_again(stack: Stack) -> Non
     wait_until(stack.workspace.control_file.exists, timeout=15)
     assert stack.orchestrator_pid() == orchestrator
     assert stack.status()["orchestrator"]["pid"] == orchestrator
+
+
+def test_stop_sends_the_configured_signal(stack: Stack) -> None:
+    got = stack.path("signal")
+    stack.write({"polite": {"command": service_command("--signal-file", str(got)), "stop_signal": "INT"}})
+    stack.up()
+    assert stack.cli("stop", "polite").returncode == 0
+    assert got.read_text() == "SIGINT"
