@@ -129,16 +129,16 @@ class Calls:
         run_at: datetime | None = None,
         max_attempts: int | None = None,
     ) -> Call[Task]:
-        body = TaskCreate(
-            type=type,
-            data=data or {},
-            priority=Priority(priority),
+        body = _new_task(
+            type,
+            data,
+            priority,
             idempotency_key=idempotency_key,
             delay=delay,
             run_at=run_at,
             max_attempts=max_attempts,
         )
-        return Call("POST", "/api/tasks/create", _created, body=_dump(body))
+        return Call("POST", "/api/tasks/create", _created, body=body)
 
     def run(
         self,
@@ -150,16 +150,8 @@ class Calls:
         idempotency_key: str | None = None,
         max_attempts: int | None = None,
     ) -> Call[Result]:
-        body = TaskCreate(
-            type=type,
-            data=data or {},
-            priority=Priority(priority),
-            idempotency_key=idempotency_key,
-            max_attempts=max_attempts,
-        )
-        return Call(
-            "POST", "/api/tasks/create", _ran, body=_dump(body), params={"wait": timeout}, wait=timeout
-        )
+        body = _new_task(type, data, priority, idempotency_key=idempotency_key, max_attempts=max_attempts)
+        return Call("POST", "/api/tasks/create", _ran, body=body, params={"wait": timeout}, wait=timeout)
 
     def create_many(self, tasks: list[TaskCreate]) -> Call[list[Task]]:
         body = {"tasks": [_dump(task) for task in tasks]}
@@ -284,8 +276,13 @@ def _id(task_id: str) -> str:
     return quote(task_id, safe="")
 
 
-def _dump(model: Any) -> Any:
-    return model.model_dump(mode="json", exclude_none=True)
+def _new_task(type: str, data: dict[str, Any] | None, priority: str, **options: Any) -> dict[str, Any]:
+    """A create request's body, validated on this side before anything is sent."""
+    return _dump(TaskCreate(type=type, data=data or {}, priority=Priority(priority), **options))
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return dict(model.model_dump(mode="json", exclude_none=True))
 
 
 def _json(response: Answer) -> dict[str, Any]:

@@ -133,9 +133,7 @@ class SqliteStore:
 
     def release(self, task_id: str, worker: str, delay: float = 0.0, error: str | None = None) -> Task:
         with self._write() as db:
-            row = _one(db, "id = ?", task_id)
-            if row is None:
-                raise TaskNotFound(f"no task {task_id}")
+            row = _task_row(db, task_id)
             if row["status"] != TaskStatus.LEASED:
                 raise TaskConflict(f"task {task_id} is {row['status']}, not leased: nothing to release")
             if row["worker"] != worker:
@@ -189,9 +187,7 @@ class SqliteStore:
 
     def cancel(self, task_id: str) -> Task:
         with self._write() as db:
-            row = _one(db, "id = ?", task_id)
-            if row is None:
-                raise TaskNotFound(f"no task {task_id}")
+            row = _task_row(db, task_id)
             if TaskStatus(row["status"]).final:
                 raise TaskConflict(f"task {task_id} is already {row['status']}")
             now = self._clock.time()
@@ -207,9 +203,7 @@ class SqliteStore:
 
     def requeue(self, task_id: str) -> Task:
         with self._write() as db:
-            row = _one(db, "id = ?", task_id)
-            if row is None:
-                raise TaskNotFound(f"no task {task_id}")
+            row = _task_row(db, task_id)
             if row["status"] != TaskStatus.DEAD:
                 raise TaskConflict(f"task {task_id} is {row['status']}, not in the dead-letter queue")
             now = self._clock.time()
@@ -254,9 +248,7 @@ class SqliteStore:
 
     def get(self, task_id: str) -> Task:
         with self._read() as db:
-            row = _one(db, "id = ?", task_id)
-        if row is None:
-            raise TaskNotFound(f"no task {task_id}")
+            row = _task_row(db, task_id)
         return rows.task(row)
 
     def result(self, task_id: str) -> Result | None:
@@ -477,6 +469,14 @@ class SqliteStore:
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._mutex, translated(self.path):
             yield self._db
+
+
+def _task_row(db: sqlite3.Connection, task_id: str) -> Row:
+    """The task's row; TaskNotFound when there is none."""
+    row = _one(db, "id = ?", task_id)
+    if row is None:
+        raise TaskNotFound(f"no task {task_id}")
+    return row
 
 
 def _one(db: sqlite3.Connection, where: str, *args: Any) -> Row | None:
