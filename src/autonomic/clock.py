@@ -42,7 +42,3 @@ class FakeClock:
 def iso_now() -> str:
     """The current local time as ISO 8601 with its UTC offset (the format every log file uses)."""
     return datetime.now(UTC).astimezone().isoformat(timespec="milliseconds")
-
-
-def iso_from_epoch(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).astimezone().isoformat(timespec="milliseconds")

@@ -46,20 +46,3 @@ class EventLog:
         except FileNotFoundError:
             return
         os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-
-
-def read(path: Path, last: int | None = None) -> list[dict[str, Any]]:
-    """The events in `path` (the last `last` of them), skipping lines that are not JSON objects."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    events = []
-    for line in lines[-last:] if last else lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events

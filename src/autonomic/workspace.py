@@ -59,15 +59,8 @@ class Workspace:
     def logs(self) -> Path:
         return self.root / "logs"
 
-    @property
-    def backups(self) -> Path:
-        return self.root / "backups"
-
     def service_log(self, service: str) -> Path:
         return self.logs / f"{service}.log"
-
-    def output(self, name: str) -> Path:
-        return self.outputs / name
 
     @property
     def orchestrator_log(self) -> Path:

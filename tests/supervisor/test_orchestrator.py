@@ -9,6 +9,7 @@ import time
 
 import psutil
 
+from autonomic.supervisor.control import ControlClient
 from tests.helpers import alive, free_port, wait_until, workspace_pids
 from tests.supervisor.conftest import Stack, service_command
 
@@ -342,3 +343,16 @@ def test_stop_sends_the_configured_signal(stack: Stack) -> None:
     stack.up()
     assert stack.cli("stop", "polite").returncode == 0
     assert got.read_text() == "SIGINT"
+
+
+def test_shutdown_leaving_services_running_hands_them_to_the_next_orchestrator(stack: Stack) -> None:
+    stack.write({"svc": {"command": service_command("--mark", str(stack.path("marks")))}})
+    stack.up()
+    serving = stack.service("svc")["pid"]
+    orchestrator = stack.orchestrator_pid()
+    ControlClient.for_file(stack.workspace.control_file).request("shutdown", leave_running=True)
+    wait_until(lambda: not alive(orchestrator), timeout=10, what="the orchestrator to exit")
+    assert alive(serving)
+    stack.up()
+    assert stack.service("svc")["pid"] == serving and stack.service("svc")["adopted"] is True
+    assert _marks(stack) == [serving]

@@ -39,14 +39,6 @@ def client(workspace: Workspace) -> ControlClient:
     return control
 
 
-def is_running(workspace: Workspace) -> bool:
-    try:
-        client(workspace)
-    except NotRunningError:
-        return False
-    return True
-
-
 def ensure_running(workspace: Workspace) -> ControlClient:
     """The running orchestrator, started detached (in its own session, logging to
     logs/orchestrator.log) when there is none. Racing callers end up with the same single one."""

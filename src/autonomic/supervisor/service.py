@@ -131,10 +131,6 @@ class Service:
         if self._runner is not None:
             self._runner.cancel()
 
-    @property
-    def supervised(self) -> bool:
-        return self._runner is not None and not self._runner.done()
-
     # --- the supervision loop ----------------------------------------------------------------
     async def _run(self) -> None:
         if self.process is not None:
