@@ -161,11 +161,12 @@ class Autonomic(Peer):
     def start(self) -> None:
         _run([self.cli, "init", str(self.workspace)])
         toml = self.workspace / "autonomic.toml"
-        text = toml.read_text(encoding="utf-8")
-        for table in ("[queue]", "[worker]"):
-            if table not in text:
-                raise PeerError(f"{toml}: no {table} table to disable")
-            text = text.replace(table, f"{table}\nenabled = false", 1)
+        # the supervisor alone, like its peers: no built-in services (queue, worker, monitor, watchdog)
+        # and no jobs of its own (the overdue backup, the upgrade check) competing for the 2 CPUs
+        text = (
+            "[queue]\nenabled = false\n[worker]\nenabled = false\n[monitor]\nenabled = false\n"
+            "[watchdog]\nenabled = false\n[backup]\nschedule = false\n[upgrade]\nenabled = false\n"
+        )
         text += (
             "\n[services.web]\n"
             f"command = {json.dumps(server_argv(self.port))}\n"

@@ -20,16 +20,17 @@ PYTHON = sys.executable
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = ""
+    predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.05, what: str = ""
 ) -> T:
     """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    last: T = predicate()
+    last = predicate()
     while not last:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)
         last = predicate()
+    assert last is not None
     return last
 
 

@@ -16,7 +16,7 @@ from huey import SqliteHuey
 huey = SqliteHuey("bench", filename=os.environ.get("BENCH_HUEY_DB", "/tmp/bench-huey.db"))
 
 
-@huey.task()
+@huey.task()  # type: ignore[untyped-decorator]
 def huey_noop() -> float:
     return time.time()
 
@@ -32,6 +32,6 @@ celery.conf.update(
 )
 
 
-@celery.task(name="noop")
+@celery.task(name="noop")  # type: ignore[untyped-decorator]
 def celery_noop() -> float:
     return time.time()

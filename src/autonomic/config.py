@@ -10,20 +10,26 @@ import shlex
 import sys
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from autonomic.backup.settings import BackupSettings
+from autonomic.boot.flow import overdue_backup_jobs
+from autonomic.boot.settings import BootSettings
 from autonomic.errors import ConfigError
+from autonomic.monitor.settings import MonitorSettings
 from autonomic.queue.settings import QueueSettings
+from autonomic.supervisor.jobs import JobSpec
 from autonomic.supervisor.spec import BackoffSpec, Plan, ProbeKind, ProbeSpec, RestartPolicy, ServiceSpec
-from autonomic.units import parse_duration, parse_size
+from autonomic.upgrade.settings import UpgradeSettings
+from autonomic.values import Duration, PositiveDuration, Size
+from autonomic.watchdog.settings import WatchdogSettings
+from autonomic.watchdog.settings import service_spec as watchdog_spec
 from autonomic.worker.settings import WorkerSettings
 from autonomic.workspace import Workspace
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-CORE_SERVICES = ("queue", "worker")
+CORE_SERVICES = ("queue", "worker", "monitor", "watchdog")
 _SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGKILL")
 
 
@@ -39,11 +45,11 @@ class HealthConfig(_Strict):
     heartbeat: str | None = None
     command: list[str] | str | None = None
     process: bool | None = None
-    interval: Duration = 5.0
-    timeout: Duration = 2.0
-    failures: int = Field(3, ge=1)
+    interval: PositiveDuration = Field(5.0, le=86400)
+    timeout: PositiveDuration = Field(2.0, le=3600)
+    failures: int = Field(3, ge=1, le=1000)
     status: int | list[int] | None = None
-    max_age: Duration = 60.0
+    max_age: PositiveDuration = Field(60.0, le=7 * 86400)
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> HealthConfig:
@@ -82,11 +88,12 @@ class HealthConfig(_Strict):
 
 
 class BackoffConfig(_Strict):
-    initial: Duration = 0.5
-    max: Duration = 30.0
-    reset_after: Duration = 10.0
-    max_failures: int = Field(8, ge=1)
-    cooldown: Duration = 300.0
+    # floors: no backoff the config accepts can make the orchestrator restart a service in a tight loop
+    initial: Duration = Field(0.5, ge=0.1, le=86400)
+    max: Duration = Field(30.0, ge=0.1, le=86400)
+    reset_after: Duration = Field(10.0, ge=1.0, le=86400)
+    max_failures: int = Field(8, ge=1, le=1000)
+    cooldown: Duration = Field(300.0, ge=1.0, le=7 * 86400)
 
 
 class ServiceConfig(_Strict):
@@ -98,9 +105,10 @@ class ServiceConfig(_Strict):
     restart: Literal["always", "on-failure", "never"] = "always"
     backoff: BackoffConfig = Field(default_factory=BackoffConfig)
     stop_signal: str = "SIGTERM"
-    stop_timeout: Duration = 10.0
-    ready_timeout: Duration = 60.0
+    stop_timeout: PositiveDuration = Field(10.0, le=3600)
+    ready_timeout: PositiveDuration = Field(60.0, le=86400)
     autostart: bool = True
+    watch: list[str] = Field(default_factory=list)  # paths/globs whose change (in a pull) restarts it
 
     @model_validator(mode="after")
     def _check(self) -> ServiceConfig:
@@ -123,7 +131,12 @@ class LogsConfig(_Strict):
 class Config(_Strict):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     logs: LogsConfig = Field(default_factory=LogsConfig)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+    boot: BootSettings = Field(default_factory=BootSettings)
+    upgrade: UpgradeSettings = Field(default_factory=UpgradeSettings)
+    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
 
 
@@ -233,7 +246,7 @@ def core_argv(workspace: Workspace, command: str) -> list[str]:
 
 def worker_heartbeat(workspace: Workspace) -> Path:
     """The file the worker touches while its loop is alive; the orchestrator's probe reads its age."""
-    return workspace.state_dir / "worker.heartbeat"
+    return workspace.heartbeat_file("worker")
 
 
 def plan(config: Config, workspace: Workspace) -> Plan:
@@ -278,6 +291,27 @@ def plan(config: Config, workspace: Workspace) -> Plan:
                 ready_timeout=60.0,
             )
         )
+    if config.watchdog.enabled:
+        services.append(watchdog_spec(config.watchdog, workspace))
+    if config.monitor.enabled:
+        services.append(
+            ServiceSpec(
+                name="monitor",
+                # the lean entry point (no typer/rich): the monitor's RSS budget is 60 MB
+                argv=[sys.executable, "-m", "autonomic.monitor", "--workspace", root],
+                cwd=root,
+                core=True,
+                probe=ProbeSpec(
+                    ProbeKind.HEARTBEAT,
+                    str(workspace.heartbeat_file("monitor")),
+                    interval=5.0,
+                    failures=3,
+                    max_age=max(30.0, 3 * config.monitor.interval),
+                ),
+                stop_timeout=10.0,
+                ready_timeout=30.0,
+            )
+        )
     for name, service in config.services.items():
         cwd = str((workspace.root / service.cwd).resolve()) if service.cwd else root
         services.append(
@@ -296,4 +330,8 @@ def plan(config: Config, workspace: Workspace) -> Plan:
                 autostart=service.autostart,
             )
         )
-    return Plan(root=root, services=services, log_max_bytes=config.logs.max_size, log_keep=config.logs.keep)
+    jobs: list[JobSpec] = config.upgrade.jobs(workspace)  # `before` jobs run in this order: upgrade first
+    jobs += overdue_backup_jobs(config.backup, workspace)
+    return Plan(
+        root=root, services=services, log_max_bytes=config.logs.max_size, log_keep=config.logs.keep, jobs=jobs
+    )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autonomic import atomic
+from autonomic import api_token, atomic
+from autonomic.values import Capability
 from autonomic.workspace import Workspace
 
 CONFIG_TEMPLATE = """\
@@ -20,12 +20,15 @@ port = 8091
 bind = "127.0.0.1"           # any non-loopback bind requires the token
 require_token = true         # the token is in .autonomic/token (0600); the CLI and client read it
 # store = "sqlite:///.autonomic/queue.db"   # the default
+# store = "postgresql://app:${QUEUE_DB_PASSWORD}@db-host/autonomic"   # several servers, one queue
 # lease = "120s"             # how long a claimed task is held before it is handed out again
 # max_attempts = 5           # then the task goes to the dead-letter queue
 
 [worker]                     # the RPA Worker (built-in service "worker", starts after "queue")
 concurrency = 2
-allow = []                   # opt-in: "browser", "http", "desktop-input", "shell", "python"
+allow = []                   # opt-in, any of: CAPABILITIES
+# prefetch = 4               # tasks held in reserve per slot (claimed in one request); 0 for long tasks
+# lease = "60s"              # how long a claimed task is held; extended while it runs or waits
 # task_timeout = "300s"
 # python_modules = ["mypkg.jobs", "tools.*"]   # what `python` tasks may call
 # shell_commands = ["git status*"]             # globs a `shell` command line must match
@@ -35,6 +38,45 @@ allow = []                   # opt-in: "browser", "http", "desktop-input", "shel
 [logs]                       # logs/<service>.log, rotated by size
 max_size = "10MB"
 keep = 5
+
+# [monitor]                  # the Monitoring Daemon (built-in service "monitor"): samples in
+#                            # outputs/system_metrics.jsonl, reports in outputs/, `autonomic dashboard`
+# interval = "10s"           # one sample of the system, every service and the queue
+# port = 8092                # the live dashboard and /metrics (loopback; the token or a dashboard login)
+# notify = false             # also show alerts as desktop notifications
+# keep_days = 14             # daily sample files kept (gzipped); max_size = "50MB" bounds them all
+# [monitor.alerts]           # thresholds; an alert fires once a condition held `for`, then resolves once
+# for = "30s"
+# cooldown = "15m"
+# disk_percent = 90
+# memory_percent = 90
+# restarts_per_hour = 5
+
+[backup]                     # daily snapshots in backups/YYYYMMDD_HHMMSS/ (autonomic backup run|list|...)
+at = "03:30"                 # local time of the daily run (autonomic backup schedule register)
+keep_days = 14               # older snapshots are pruned; the newest good one is always kept
+# keep_daily = 30            # also keep the newest snapshot of each of 30 more days
+# keep_weekly = 8            # ... and of each of 8 more weeks
+# dir = "/mnt/backup/myproj" # another disk (default: backups/ in the workspace)
+# include = ["data/*.csv"]   # extra files into configs/ (globs relative to the workspace)
+# exclude = ["outputs/big_*"]
+
+[boot]                       # start the orchestrator at logon (autonomic boot register|unregister|status)
+enabled = true               # `autonomic health --fix` re-registers the entry when missing or stale
+delay = "30s"                # after logon, before the orchestrator starts (read at boot time)
+# restart_after = "5s"       # how soon the OS restarts an orchestrator that died (systemd RestartSec)
+
+[upgrade]                    # after a git pull: install deps, restart what changed, roll back if unhealthy
+enabled = true               # checks at start, then every `interval`; git hooks: upgrade install-hooks
+interval = "5m"
+health_timeout = "60s"       # restarted services must be running with probes passing by then
+# python = ".venv/bin/python"  # where pip installs (default: the workspace's .venv, else autonomic's)
+# pip_args = ["--no-index", "--find-links", "wheels"]
+# npm_args = ["--prefer-offline"]
+
+[watchdog]                   # the Self-Healing Watchdog (built-in service "watchdog")
+interval = "30s"             # one look at the orchestrator and every service (the original looked every "5m")
+# timeout = "5s"             # the orchestrator's time to answer; two unanswered looks: killed, revived
 
 # A service of your own. Uncomment and adapt:
 # [services.bot]
@@ -49,7 +91,11 @@ keep = 5
 # stop_signal = "SIGTERM"
 # stop_timeout = "10s"                       # then SIGKILL for the whole process group
 # backoff = { initial = "0.5s", max = "30s", reset_after = "10s", max_failures = 8, cooldown = "5m" }
+# watch = ["bots/", "shared/*.py"]           # files whose change in a pull restarts it (default: its cwd,
+# #                                            or the files its command names when cwd is this folder)
 """
+
+CONFIG_TEMPLATE = CONFIG_TEMPLATE.replace("CAPABILITIES", Capability.words())
 
 ENV_TEMPLATE = """\
 # Secrets for your services: KEY=value lines, loaded into every service's environment.
@@ -77,7 +123,8 @@ def init(workspace: Workspace) -> InitReport:
     _create(workspace.env_file, ENV_TEMPLATE, 0o600, report)
     if workspace.env_file.exists() and os.name == "posix":
         os.chmod(workspace.env_file, 0o600)
-    _create(workspace.token_file, secrets.token_urlsafe(32) + "\n", 0o600, report)
+    _token, minted = api_token.mint(workspace)
+    (report.created if minted else report.kept).append(workspace.token_file)
     _extend_gitignore(workspace.gitignore, report)
     return report
 
@@ -100,11 +147,3 @@ def _extend_gitignore(path: Path, report: InitReport) -> None:
     prefix = existing if not existing or existing.endswith("\n") else existing + "\n"
     atomic.write_text(path, prefix + "# autonomic\n" + "\n".join(missing) + "\n", 0o644)
     (report.kept if existing else report.created).append(path)
-
-
-def read_token(workspace: Workspace) -> str | None:
-    """The queue API token, or None when the workspace has none."""
-    try:
-        return workspace.token_file.read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None

@@ -66,6 +66,40 @@ class Workspace:
     def orchestrator_log(self) -> Path:
         return self.outputs / "master_orchestrator_log.jsonl"
 
+    @property
+    def watchdog_log(self) -> Path:
+        return self.outputs / "watchdog_log.jsonl"
+
+    @property
+    def upgrade_log(self) -> Path:
+        return self.outputs / "auto_upgrade_log.jsonl"
+
+    @property
+    def backup_log(self) -> Path:
+        return self.outputs / "backup_log.jsonl"
+
+    @property
+    def metrics_file(self) -> Path:
+        """The Monitoring Daemon's samples, one JSON object a line."""
+        return self.outputs / "system_metrics.jsonl"
+
+    @property
+    def alerts_file(self) -> Path:
+        return self.outputs / "alerts.jsonl"
+
+    @property
+    def backups_dir(self) -> Path:
+        """The default backup target (`[backup] dir` may point elsewhere)."""
+        return self.root / "backups"
+
+    @property
+    def vscode_dir(self) -> Path:
+        return self.root / ".vscode"
+
+    @property
+    def vscode_tasks(self) -> Path:
+        return self.vscode_dir / "tasks.json"
+
     # --- runtime state ------------------------------------------------------------------
     @property
     def state_dir(self) -> Path:
@@ -74,6 +108,11 @@ class Workspace:
     @property
     def lock_file(self) -> Path:
         return self.state_dir / "orchestrator.lock"
+
+    @property
+    def verbs_lock(self) -> Path:
+        """Held by `up` and `down` (and the watchdog's restart) so that they take turns."""
+        return self.state_dir / "verbs.lock"
 
     @property
     def control_file(self) -> Path:
@@ -100,6 +139,35 @@ class Workspace:
     @property
     def queue_db(self) -> Path:
         return self.state_dir / "queue.db"
+
+    def heartbeat_file(self, service: str) -> Path:
+        """The file a core service (worker, monitor, watchdog) touches while its loop is alive."""
+        return self.state_dir / f"{service}.heartbeat"
+
+    @property
+    def upgrade_state(self) -> Path:
+        """The last applied commit and the commits refused as bad."""
+        return self.state_dir / "upgrade.json"
+
+    @property
+    def upgrade_lock(self) -> Path:
+        """Held while an upgrade runs, so two never run at once."""
+        return self.state_dir / "upgrade.lock"
+
+    @property
+    def upgrade_dir(self) -> Path:
+        """Upgrade working files: the dependency set before the last upgrade (for a rollback)."""
+        return self.state_dir / "upgrade"
+
+    @property
+    def watchdog_lock(self) -> Path:
+        """Held by the one watchdog of the workspace."""
+        return self.state_dir / "watchdog.lock"
+
+    @property
+    def health_log(self) -> Path:
+        """What `autonomic health --fix` found and did, one JSON object a line."""
+        return self.outputs / "health_log.jsonl"
 
     def ensure_dirs(self) -> None:
         for folder in (self.outputs, self.logs, self.state_dir, self.records_dir):

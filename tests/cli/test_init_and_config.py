@@ -66,6 +66,31 @@ BAD_CONFIGS = [
     ("[services\nbroken", "autonomic.toml: not valid TOML"),
     ("[services.web]\ncommand = []\n", "command must not be empty"),
     ("[mystery]\nx = 1\n", "autonomic.toml: mystery: unknown key"),
+    # zero or absurd durations: nothing the config accepts may make the orchestrator spin (issue 8)
+    (
+        "[services.web]\ncommand = 'x'\nhealth = { tcp = 'h:1', interval = '0s' }\n",
+        "health.interval: Input should be greater than 0",
+    ),
+    (
+        "[services.web]\ncommand = 'x'\nhealth = { tcp = 'h:1', timeout = 0 }\n",
+        "health.timeout: Input should be greater than 0",
+    ),
+    (
+        "[services.web]\ncommand = 'x'\nhealth = { tcp = 'h:1', interval = '400d' }\n",
+        "health.interval: Input should be less",
+    ),
+    (
+        "[services.web]\ncommand = 'x'\nbackoff = { initial = 0 }\n",
+        "backoff.initial: Input should be greater than or equal to 0.1",
+    ),
+    ("[services.web]\ncommand = 'x'\nbackoff = { reset_after = '0s' }\n", "backoff.reset_after:"),
+    ("[services.web]\ncommand = 'x'\nbackoff = { cooldown = 0 }\n", "backoff.cooldown:"),
+    ("[services.web]\ncommand = 'x'\nbackoff = { max_failures = 0 }\n", "backoff.max_failures:"),
+    ("[services.web]\ncommand = 'x'\nstop_timeout = 0\n", "stop_timeout: Input should be greater than 0"),
+    (
+        "[services.web]\ncommand = 'x'\nready_timeout = '0ms'\n",
+        "ready_timeout: Input should be greater than 0",
+    ),
 ]
 
 

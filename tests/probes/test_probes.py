@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +24,8 @@ from autonomic.probes.process import ProcessProbe
 from autonomic.probes.tcp import TcpProbe
 from autonomic.supervisor.spec import ProbeKind, ProbeSpec
 from tests.helpers import free_port
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ def http_server() -> Iterator[int]:
     server.server_close()
 
 
-def run(coro):  # type: ignore[no-untyped-def]
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 

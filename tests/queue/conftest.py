@@ -11,6 +11,7 @@ from autonomic.clock import FakeClock
 from autonomic.queue.store.base import Policy, Store
 from autonomic.queue.store.sqlite import SqliteStore
 from tests.helpers import kill_tree
+from tests.postgres.fixtures import pg_cluster, pg_database, pg_url  # noqa: F401 - fixtures
 from tests.queue.support import Server, make_workspace, start_server
 
 
@@ -22,11 +23,16 @@ class Backend:
     open: Callable[[FakeClock, Policy], Store]
 
 
-@pytest.fixture(params=["sqlite"])  # a PostgreSQL backend joins this list when it exists
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
         path = tmp_path / "queue.db"
         return Backend("sqlite", lambda clock, policy: SqliteStore(path, clock=clock, policy=policy))
+    if request.param == "postgres":  # a throwaway cluster (tests/postgres), a schema per test
+        from autonomic.queue.store.postgres.store import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+        return Backend("postgres", lambda clock, policy: PostgresStore(url, clock=clock, policy=policy))
     raise AssertionError(request.param)
 
 

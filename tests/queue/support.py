@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from typing import Any
 
 import httpx
 
+from autonomic.api_token import read as read_token
 from autonomic.queue.client import QueueClient
-from autonomic.scaffold import init, read_token
+from autonomic.scaffold import init
 from autonomic.workspace import Workspace
 from tests.helpers import PYTHON, free_port, wait_until
 
@@ -83,8 +85,24 @@ class Server:
         return self.proc.wait(timeout=timeout)
 
 
-def start_server(workspace: Workspace, pids: list[int], *extra: str) -> Server:
-    """Start `python -m autonomic serve` for `workspace`, wait until /api/health answers, register its pid."""
+def every_task(server: Server, status: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every task in `status` (of type `kind`), page after page of /api/tasks (at most 1,000 each)."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, str] = {"status": status, **({"types": kind} if kind else {})}
+    with server.http() as http:
+        while True:
+            page = http.get("/api/tasks", params=params).json()
+            assert page["count"] <= 1000
+            found.extend(page["queue"])
+            if page["next_cursor"] is None:
+                return found
+            params["cursor"] = page["next_cursor"]
+
+
+def start_server(workspace: Workspace, pids: list[int], *extra: str, file_limit: int | None = None) -> Server:
+    """Start `python -m autonomic serve` for `workspace`, wait until /api/health answers, register its pid.
+
+    `file_limit` lowers the server's RLIMIT_NOFILE (the connection-flood tests need a small one)."""
     from autonomic import config
 
     port = config.load(workspace).queue.port
@@ -95,12 +113,17 @@ def start_server(workspace: Workspace, pids: list[int], *extra: str) -> Server:
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1"},
+        preexec_fn=None if file_limit is None else lambda: _limit_files(file_limit),  # noqa: PLW1509
     )
     log.close()
     pids.append(proc.pid)
     server = Server(workspace, port, proc)
     wait_until(lambda: _healthy(server), timeout=20, what=f"queue server on port {port}")
     return server
+
+
+def _limit_files(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
 
 def _healthy(server: Server) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from autonomic.errors import QueueUnavailable, ResultTimeout, TaskConflict, TaskNotFound
 from autonomic.queue.client import AsyncQueueClient, QueueClient
-from autonomic.queue.errors import QueueUnavailable, ResultTimeout, TaskConflict, TaskNotFound
 from autonomic.queue.schemas import ResultIn, TaskCreate, WorkerInfo
 from autonomic.queue.task import TaskStatus
 from tests.helpers import free_port, wait_until

@@ -13,7 +13,7 @@ from autonomic.errors import QueueError
 from autonomic.queue.schemas import TaskCreate
 from autonomic.queue.task import TaskStatus
 from tests.helpers import run_cli, wait_until
-from tests.queue.support import make_workspace, start_server
+from tests.queue.support import every_task, make_workspace, start_server
 
 
 @pytest.mark.parametrize("sync", ["normal", "full"])
@@ -43,7 +43,8 @@ def test_kill_9_mid_stream_loses_no_acknowledged_task(
     writer.start()
     with server.client("holder") as holder:
         wait_until(lambda: len(acknowledged) >= 100, timeout=30, what="100 acknowledged tasks")
-        held = [t.task_id for t in holder.claim(["durable"], max_tasks=5)]  # in flight at the crash
+        # in flight at the crash, on a lease long enough to outlast the restart
+        held = [t.task_id for t in holder.claim(["durable"], max_tasks=5, lease=8.0)]
     wait_until(lambda: len(acknowledged) >= 300, timeout=30, what="300 acknowledged tasks")
     server.kill()
     stop.set()
@@ -52,14 +53,14 @@ def test_kill_9_mid_stream_loses_no_acknowledged_task(
 
     restarted = start_server(workspace, pids)
     with restarted.client("after") as client:
-        pending = {t.task_id for t in client.tasks(TaskStatus.PENDING, limit=100_000, types=["durable"])}
-        leased = {t.task_id for t in client.tasks(TaskStatus.LEASED, limit=100_000, types=["durable"])}
+        pending = {t["task_id"] for t in every_task(restarted, TaskStatus.PENDING, "durable")}
+        leased = {t["task_id"] for t in every_task(restarted, TaskStatus.LEASED, "durable")}
         assert set(acknowledged) <= pending | leased, "an acknowledged task was lost"
         assert set(held) <= leased
         # The tasks leased to a worker that died with the server come back when their lease expires.
         wait_until(
             lambda: not client.tasks(TaskStatus.LEASED, types=["durable"]),
-            timeout=10,
+            timeout=20,
             what="expired leases reclaimed after restart",
         )
         drained: set[str] = set()
@@ -95,7 +96,7 @@ def test_a_corrupt_database_is_a_clear_error_not_a_traceback(tmp_workspace: Path
     workspace.queue_db.write_bytes(b"garbage" * 1000)
     result = run_cli("serve", "--workspace", str(workspace.root), timeout=30)
     assert result.returncode == 1
-    assert "queue.db: the queue database cannot be opened" in result.stderr
+    assert "queue.db: the queue database is damaged (file is not a database)" in result.stderr
     assert "Traceback" not in result.stderr
 
 

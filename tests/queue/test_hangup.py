@@ -18,6 +18,7 @@ from autonomic.queue.schemas import Task, TaskCreate
 from autonomic.queue.server.service import QueueService
 from autonomic.queue.server.waiters import Hangup
 from autonomic.queue.settings import QueueSettings
+from autonomic.queue.store.records import TaskRecord
 from autonomic.queue.store.sqlite import SqliteStore
 from tests.helpers import wait_until
 from tests.queue.support import Server
@@ -66,7 +67,9 @@ class _SlowStore(SqliteStore):
         super().__init__(path)
         self.during = during
 
-    def claim(self, worker: str, types: Sequence[str], limit: int, lease: float | None = None) -> list[Task]:
+    def claim(
+        self, worker: str, types: Sequence[str], limit: int, lease: float | None = None
+    ) -> list[TaskRecord]:
         tasks = super().claim(worker, types, limit, lease)
         if tasks:
             self.during()
@@ -74,7 +77,7 @@ class _SlowStore(SqliteStore):
 
 
 def test_issue3_a_task_claimed_for_a_client_that_hung_up_goes_straight_back(tmp_path: Path) -> None:
-    async def scenario() -> tuple[list[Task], Task]:
+    async def scenario() -> tuple[list[Task], TaskRecord]:
         loop = asyncio.get_running_loop()
         hung_up = asyncio.Event()
         left = threading.Event()

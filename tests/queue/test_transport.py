@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from autonomic.errors import InvalidRequest, QueueUnavailable
 from autonomic.queue.client import AsyncQueueClient, QueueClient
-from autonomic.queue.errors import QueueUnavailable
 from autonomic.queue.transport import Reply, encode, target
 from tests.helpers import free_port
 
@@ -26,8 +26,10 @@ def silent_url() -> Iterator[str]:
 def test_issue3_a_body_is_sent_as_httpx_sent_it() -> None:
     assert encode({"type": "é", "data": {"n": 1}}) == '{"type":"é","data":{"n":1}}'.encode()
     assert encode(None) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidRequest, match="not JSON compliant"):
         encode({"x": float("nan")})
+    with pytest.raises(InvalidRequest, match="lone surrogate"):
+        encode({"x": "\ud800"})
     assert target("/api/results/a%2Fb", {"wait": 2.5}) == "/api/results/a%2Fb?wait=2.5"
     assert target("/api/stats", None) == "/api/stats"
 
@@ -60,3 +62,86 @@ def test_issue3_the_async_client_fails_the_same_ways(silent_url: str) -> None:
             await silent.close()
 
     asyncio.run(scenario())
+
+
+# --- the lean HTTP/1.1 wire the worker uses ----------------------------------------------------------
+
+
+def test_issue9_the_lean_wire_keeps_connections_alive_retries_a_stale_one_and_reads_chunks() -> None:
+    """A scripted server: answers with a length, then chunked, then closes its idle connection."""
+    from autonomic.queue.http1 import Http1Pool
+
+    seen: list[bytes] = []
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        for answer in (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        ):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                0,
+            )
+            seen.append(head + await reader.readexactly(length))
+            writer.write(answer)
+            await writer.drain()
+        writer.close()  # an idle keep-alive connection the server drops
+
+    async def scenario() -> list[tuple[int, bytes]]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = Http1Pool(f"http://127.0.0.1:{port}/base", {"Authorization": "Bearer t"})
+        try:
+            got = []
+            for body in (b'{"a":1}', None, b"{}"):
+                answer = await pool.request("POST", "/x", body, "application/json", 2.0, 2.0)
+                got.append((answer.status, answer.body))
+                await asyncio.sleep(0.05)
+            return got
+        finally:
+            await pool.close()
+            server.close()
+            await server.wait_closed()
+
+    got = asyncio.run(scenario())
+    assert got == [(200, b"ok"), (201, b"abcde"), (200, b"ok")]
+    assert connections == 2  # the first two on one connection; the third on a fresh one
+    assert seen[0].startswith(b"POST /base/x HTTP/1.1\r\n") and b"Authorization: Bearer t\r\n" in seen[0]
+    assert seen[0].endswith(b'Content-Length: 7\r\n\r\n{"a":1}') and b"Content-Length: 0\r\n" in seen[1]
+
+
+def test_issue9_a_cancelled_lean_request_hangs_up_its_connection() -> None:
+    from autonomic.queue.http1 import Http1Pool
+
+    async def scenario() -> bool:
+        hung_up = asyncio.Event()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.read()  # never answers: returns at the client's hang-up
+            hung_up.set()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        pool = Http1Pool(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", {})
+        try:
+            poll = asyncio.ensure_future(pool.request("GET", "/wait", None, None, 2.0, 30.0))
+            await asyncio.sleep(0.1)
+            poll.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await poll
+            await asyncio.wait_for(hung_up.wait(), 5)
+            return hung_up.is_set()
+        finally:
+            await pool.close()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(scenario())

@@ -36,6 +36,7 @@ class Stack:
 
     def write(self, services: dict[str, dict[str, Any]], extra: str = "") -> None:
         lines = ["[queue]", "enabled = false", "[worker]", "enabled = false", extra]
+        lines[-1:-1] = ["[monitor]", "enabled = false", "[watchdog]", "enabled = false"]
         for name, table in services.items():
             lines.append(f"[services.{name}]")
             lines.extend(f"{key} = {toml_value(value)}" for key, value in table.items())
@@ -50,8 +51,10 @@ class Stack:
 
     def status(self) -> dict[str, Any]:
         result = self.cli("status", "--json")
-        assert result.returncode == 0, result.stderr
-        return dict(json.loads(result.stdout))
+        assert result.stdout, result.stderr
+        status = dict(json.loads(result.stdout))
+        assert result.returncode == (0 if status["ok"] else 3), result.stderr  # 3: no orchestrator
+        return status
 
     def service(self, name: str) -> dict[str, Any]:
         return next(s for s in self.status()["services"] if s["name"] == name)

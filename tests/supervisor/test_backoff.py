@@ -1,7 +1,7 @@
-from autonomic.supervisor.backoff import Backoff
+from autonomic.supervisor.backoff import MIN_COOLDOWN, MIN_SPACING, Backoff
 from autonomic.supervisor.spec import BackoffSpec
 
-SPEC = BackoffSpec(initial=0.5, max=4.0, reset_after=10.0, max_failures=6, cooldown=300.0)
+SPEC = BackoffSpec(initial=0.5, max=4.0, reset_after=10.0, max_failures=7, cooldown=300.0)
 
 
 def test_first_failure_after_a_stable_run_restarts_at_once_then_doubles_up_to_the_cap() -> None:
@@ -26,9 +26,22 @@ def test_a_stable_run_resets_the_streak() -> None:
     assert backoff.record_failure(uptime=SPEC.reset_after).delay == 0.0
 
 
-def test_too_many_failures_in_a_row_mean_a_cool_down_then_a_fresh_start() -> None:
+def test_max_failures_in_a_row_mean_fatal_for_the_cool_down_then_a_fresh_start() -> None:
+    """README: "After `max_failures` in a row the service is fatal for `cooldown`"."""
     backoff = Backoff(SPEC, rng=lambda: 0.5)
-    decisions = [backoff.record_failure(0.1) for _ in range(SPEC.max_failures + 1)]
+    decisions = [backoff.record_failure(0.1) for _ in range(SPEC.max_failures)]
     assert not any(d.fatal for d in decisions[:-1])
     assert decisions[-1].fatal and decisions[-1].delay == SPEC.cooldown
+    assert decisions[-1].streak == SPEC.max_failures
     assert backoff.record_failure(0.1).delay == 0.0  # never a permanent give-up
+
+
+def test_a_plan_with_zero_durations_still_cannot_spin() -> None:
+    """plan.json can be edited by hand past the config's checks: the floors still hold."""
+    zero = BackoffSpec(initial=0.0, max=0.0, reset_after=0.0, max_failures=0, cooldown=0.0)
+    backoff = Backoff(zero, rng=lambda: 0.0)
+    first = backoff.record_failure(0.0)
+    assert first.fatal and first.delay == MIN_COOLDOWN
+    spaced = Backoff(BackoffSpec(initial=0.0, max=0.0, reset_after=0.0, max_failures=50), rng=lambda: 0.0)
+    delays = [spaced.record_failure(0.5).delay for _ in range(10)]  # 0.5 s runs are not "stable"
+    assert delays[0] == 0.0 and all(d >= MIN_SPACING for d in delays[1:])

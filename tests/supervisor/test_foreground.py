@@ -69,7 +69,7 @@ def test_a_second_foreground_orchestrator_exits_at_once_leaving_the_first(stack:
 
 
 def test_every_orchestrator_log_line_has_the_fields_other_tools_read(stack: Stack) -> None:
-    stack.write({"svc": {"command": service_command("--exit-code", "1"), "backoff": {"max_failures": 1}}})
+    stack.write({"svc": {"command": service_command("--exit-code", "1"), "backoff": {"max_failures": 2}}})
     stack.cli("up", "--timeout", "2")
     wait_until(lambda: any(e["status"] == "fatal" for e in stack.events("svc")), timeout=10)
     raw = stack.workspace.orchestrator_log.read_bytes()

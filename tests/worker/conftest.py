@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from autonomic.scaffold import init, read_token
+from autonomic.api_token import read as read_token
+from autonomic.scaffold import init
 from autonomic.workspace import Workspace
 from tests.helpers import PYTHON, alive, free_port, kill_tree, wait_until
 

@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from autonomic.worker import runner
+from autonomic.worker import execution
 from autonomic.worker.context import Resources, TaskContext
 from autonomic.worker.files import FileGuard
+from autonomic.worker.outcome import Outcome
 from autonomic.worker.registry import Registry
 from autonomic.worker.settings import WorkerSettings
 from autonomic.workspace import Workspace
@@ -34,9 +35,9 @@ def context(root: Path, type_: str, data: dict[str, Any] | None = None, **settin
 
 def run(
     root: Path, type_: str, data: dict[str, Any] | None = None, timeout: float = 10.0, **settings: Any
-) -> runner.Outcome:
+) -> Outcome:
     """Run the registered handler for `type_` once, as the worker would, and return its outcome."""
     ctx = context(root, type_, data, **settings)
     registered = Registry.build(ctx.settings, extra=[]).get(type_)
     assert registered is not None, f"{type_} is not registered with {settings}"
-    return asyncio.run(runner.run(registered, ctx, timeout))
+    return asyncio.run(execution.run(registered, ctx, timeout))

@@ -1,21 +1,30 @@
-"""`browser` tasks: Playwright driving the system's Chromium, headless, one warm browser (issue 4)."""
+"""`browser` tasks: Playwright driving the system's Chromium, headless, one warm browser (issue 4).
+
+Every test runs the browser with a temporary HOME and temporary folder, and checks that nothing is
+left in them afterwards (issue 9): no `org.chromium.Chromium.*`, no profile, no `.config/chromium`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from autonomic.worker import runner
+from autonomic.worker import execution
 from autonomic.worker.browser_pool import find_chromium
+from autonomic.worker.outcome import Outcome
 from autonomic.worker.registry import Registry
 from tests.helpers import wait_until
-from tests.worker.conftest import Stack
+from tests.worker.conftest import Stack, wait_exit
 from tests.worker.support import context
 
 pytestmark = pytest.mark.browser
@@ -27,6 +36,30 @@ try:
 except ImportError:
     pytest.skip("playwright is not installed (pip install 'autonomic[browser]')", allow_module_level=True)
 
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
+    """HOME and the temporary folder of this process (and of the workers it starts) are the test's.
+
+    The temporary folder gets a short path: Chromium puts a socket in it (at most ~100 characters).
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    temp = Path(tempfile.mkdtemp(prefix="at-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    try:
+        yield home, temp
+        assert _left(home) == [] and _left(temp) == [], "the browser left files behind"
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _left(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.iterdir())
+
+
 SIGN_UP = [
     {"action": "fill", "selector": "#name", "value": "Ada"},
     {"action": "click", "selector": "#go"},
@@ -35,15 +68,21 @@ SIGN_UP = [
 ]
 
 
-def test_issue4_browser_task_fills_and_submits_a_local_form(stack: Stack, form_site: str) -> None:
+def test_issue4_browser_task_fills_and_submits_a_local_form(
+    stack: Stack, form_site: str, private_home: tuple[Path, Path]
+) -> None:
     root = stack.workspace(worker={"allow": ["browser"]})
     server = stack.server(root)
-    stack.worker(root)
+    home, temp = private_home
+    worker = stack.worker(root, env={"HOME": str(home), "TMPDIR": str(temp)})
     result = server.run("browser", {"steps": [{"action": "goto", "url": form_site}, *SIGN_UP]}, timeout=60)
     assert result["success"], result
     assert result["data"]["text"] == "Thanks, Ada!" and result["data"]["title"] == "Done"
     assert [s["action"] for s in result["data"]["steps"]] == ["goto", "fill", "click", "wait_for", "text"]
     assert result["data"]["steps"][0]["status"] == 200 and "execution_time" in result["data"]
+    assert [p.name[:10] for p in temp.iterdir()] == ["autonomic-"]  # in use: the browser's scratch
+    os.kill(worker.pid, signal.SIGTERM)  # a clean stop takes it all away (checked by private_home)
+    assert wait_exit(worker.process, timeout=30) == 0
 
 
 def test_a_browser_type_is_not_claimed_unless_allowed(stack: Stack, form_site: str) -> None:
@@ -74,7 +113,7 @@ def test_one_warm_browser_serves_every_task_and_is_replaced_when_it_dies(
         assert registered is not None
         pool = ctx.resources.browser
         try:
-            first = await runner.run(registered, ctx, 60)
+            first = await execution.run(registered, ctx, 60)
             assert first.success, first
             assert (
                 first.data["steps"][5]["path"] == "outputs/page.png"
@@ -83,10 +122,10 @@ def test_one_warm_browser_serves_every_task_and_is_replaced_when_it_dies(
             pdf = tmp_path / first.data["steps"][6]["path"]
             assert pdf.read_bytes().startswith(b"%PDF")
             assert first.data["steps"][7]["value"] == "Done 42"
-            second = await runner.run(registered, ctx, 60)
+            second = await execution.run(registered, ctx, 60)
             assert second.success and pool.launches == 1
             _kill_chromium()
-            third = await runner.run(registered, ctx, 60)  # the dead browser is replaced, not reported
+            third = await execution.run(registered, ctx, 60)  # the dead browser is replaced, not reported
             assert third.success and third.data["text"] == "Thanks, Ada!", third
             assert pool.launches == 2
         finally:
@@ -96,8 +135,9 @@ def test_one_warm_browser_serves_every_task_and_is_replaced_when_it_dies(
 
 
 def test_browser_steps_fail_clearly(tmp_path: Path, form_site: str) -> None:
-    async def scenario() -> list[runner.Outcome]:
-        outcomes = []
+    async def scenario() -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        data: dict[str, Any]
         for data in (
             {"steps": [{"action": "goto", "url": "file:///etc/passwd"}]},
             {
@@ -111,7 +151,7 @@ def test_browser_steps_fail_clearly(tmp_path: Path, form_site: str) -> None:
             registered = Registry.build(ctx.settings, extra=[]).get("browser")
             assert registered is not None
             try:
-                outcomes.append(await runner.run(registered, ctx, 30))
+                outcomes.append(await execution.run(registered, ctx, 30))
             finally:
                 await ctx.resources.close()
         return outcomes
@@ -135,9 +175,9 @@ def test_a_missing_chromium_is_a_clear_failure(tmp_path: Path) -> None:
     registered = Registry.build(ctx.settings, extra=[]).get("browser")
     assert registered is not None
 
-    async def scenario() -> runner.Outcome:
+    async def scenario() -> Outcome:
         try:
-            return await runner.run(registered, ctx, 30)
+            return await execution.run(registered, ctx, 30)
         finally:
             await ctx.resources.close()
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -151,7 +152,9 @@ def test_http_requests(tmp_path: Path, api_url: str) -> None:
     )
     assert posted.data["status"] == 201 and posted.data["json"] == {"got": '{"a":1}', "auth": "k"}
     missing = run(tmp_path, "http", {"url": f"{api_url}/missing"}, allow=["http"])
-    assert not missing.success and missing.error.endswith("HTTP 404") and missing.data["status"] == 404
+    assert (
+        not missing.success and (missing.error or "").endswith("HTTP 404") and missing.data["status"] == 404
+    )
     tolerated = run(
         tmp_path, "http", {"url": f"{api_url}/missing", "raise_for_status": False}, allow=["http"]
     )
@@ -184,7 +187,7 @@ def _secret():
 def test_python_calls_listed_modules_only(tmp_path: Path) -> None:
     name = f"jobs_{tmp_path.name.replace('-', '_')}"
     (tmp_path / f"{name}.py").write_text(MODULE)
-    allowed = {"allow": ["python"], "python_modules": [name]}
+    allowed: dict[str, Any] = {"allow": ["python"], "python_modules": [name]}
     try:
         summed = run(
             tmp_path, "python", {"function": f"{name}:add", "args": [2, 3], "kwargs": {"scale": 2}}, **allowed
@@ -218,7 +221,7 @@ def test_python_module_patterns() -> None:
 
 
 def test_shell_runs_only_allowed_commands_without_a_shell(tmp_path: Path) -> None:
-    allowed = {"allow": ["shell"], "shell_commands": ["echo *", "false", "sleep *"]}
+    allowed: dict[str, Any] = {"allow": ["shell"], "shell_commands": ["echo *", "false", "sleep *"]}
     echoed = run(tmp_path, "shell", {"command": "echo hello; rm -rf /"}, **allowed)
     assert echoed.success and echoed.data["stdout"] == "hello; rm -rf /\n" and echoed.data["exit_code"] == 0
     refused = run(tmp_path, "shell", {"command": ["ls", "/"]}, **allowed)

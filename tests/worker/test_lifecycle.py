@@ -7,7 +7,6 @@ import signal
 import time
 from pathlib import Path
 
-from autonomic.config import worker_heartbeat
 from autonomic.workspace import Workspace
 from tests.helpers import alive, free_port, wait_until
 from tests.worker.conftest import Stack, wait_exit
@@ -152,10 +151,12 @@ def test_without_a_server_it_keeps_its_heartbeat_and_connects_when_the_server_co
     port = free_port()
     root = stack.workspace(port=port)
     worker = stack.worker(root, wait_ready=False)
-    beat = worker_heartbeat(Workspace.at(root))
+    beat = Workspace.at(root).heartbeat_file("worker")
     wait_until(beat.exists, timeout=10, what="the heartbeat file")
     first = beat.stat().st_mtime
-    wait_until(lambda: beat.stat().st_mtime > first, timeout=6, what="the heartbeat file to be touched again")
+    wait_until(
+        lambda: beat.stat().st_mtime > first, timeout=15, what="the heartbeat file to be touched again"
+    )
     time.sleep(1.5)
     assert worker.output().count("unreachable") == 1, worker.output()  # one line, not one per retry
     server = stack.server(root)

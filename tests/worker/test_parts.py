@@ -14,12 +14,12 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from autonomic.errors import UsageError
-from autonomic.queue.errors import QueueUnavailable
-from autonomic.worker import runner, vision
+from autonomic.errors import QueueUnavailable, UsageError
+from autonomic.worker import execution, vision
 from autonomic.worker.files import FileGuard
-from autonomic.worker.handler import TaskFailed, register
 from autonomic.worker.link import Link
+from autonomic.worker.outcome import Outcome, TaskFailed
+from autonomic.worker.protocol import register
 from autonomic.worker.registry import GROUP, Registry
 from autonomic.worker.settings import WorkerSettings
 from autonomic.workspace import Workspace
@@ -135,6 +135,19 @@ def test_entry_points_add_types_but_never_replace_built_ins(caplog: pytest.LogCa
     assert allowed.get("needy") is not None and allowed.get("needy").is_async  # type: ignore[union-attr]
 
 
+class Greedy:
+    capability = "gpu"
+
+    def __call__(self, ctx: object) -> dict[str, bool]:
+        return {"ran": True}
+
+
+def test_issue7_a_capability_outside_the_vocabulary_is_refused_naming_it() -> None:
+    registry = Registry.build(WorkerSettings(), extra=[_point("greedy", f"{__name__}:Greedy")])
+    why = registry.skipped["greedy"]
+    assert "needs capability 'gpu'" in why and '"desktop-input"' in why and "greedy" not in registry.types
+
+
 def test_types_restrict_what_is_claimed() -> None:
     registry = Registry.build(WorkerSettings(types=["ping", "wait"]), extra=[])
     assert registry.types == ["ping", "wait"]
@@ -150,7 +163,7 @@ def test_settings_refuse_nonsense_patterns() -> None:
         WorkerSettings(python_modules=["*"])
     with pytest.raises(ValueError, match="shell_commands"):
         WorkerSettings(shell_commands=[" "])
-    assert WorkerSettings(lease="1.5s", drain_timeout="1m").drain_timeout == 60.0  # type: ignore[arg-type]
+    assert WorkerSettings(lease="1.5s", drain_timeout="1m").drain_timeout == 60.0
 
 
 # --- runner ---------------------------------------------------------------------------------------
@@ -163,7 +176,7 @@ def test_runner_runs_sync_handlers_in_a_thread_and_makes_results_json(tmp_path: 
         threads.append(threading.current_thread().name)
         return {"when": date(2024, 1, 2), "path": Path("/x"), "pair": (1, 2)}
 
-    outcome = asyncio.run(runner.run(register("t", sync), context(tmp_path, "t"), 5))
+    outcome = asyncio.run(execution.run(register("t", sync), context(tmp_path, "t"), 5))
     assert outcome.success and outcome.data["when"] == "2024-01-02" and outcome.data["pair"] == [1, 2]
     assert threads and threads[0] != threading.main_thread().name
 
@@ -172,8 +185,8 @@ def test_runner_turns_errors_and_timeouts_into_failure_results(tmp_path: Path) -
     def boom(ctx: object) -> dict[str, object]:
         raise KeyError("missing")
 
-    outcome = asyncio.run(runner.run(register("t", boom), context(tmp_path, "t"), 5))
-    assert outcome == runner.Outcome(
+    outcome = asyncio.run(execution.run(register("t", boom), context(tmp_path, "t"), 5))
+    assert outcome == Outcome(
         False, {"execution_time": outcome.data["execution_time"]}, "KeyError: 'missing'"
     )
     ctx = context(tmp_path, "t")
@@ -183,11 +196,13 @@ def test_runner_turns_errors_and_timeouts_into_failure_results(tmp_path: Path) -
         stuck.wait(5)
         return {}
 
-    timed = asyncio.run(runner.run(register("t", slow), ctx, 0.2))
+    timed = asyncio.run(execution.run(register("t", slow), ctx, 0.2))
     stuck.set()
     assert timed.error == "timed out after 0.2s" and ctx.cancelled.is_set()
-    assert runner.task_timeout({"timeout": 2}, 10) == 2 and runner.task_timeout({"timeout": 99}, 10) == 10
-    assert runner.task_timeout({"timeout": True}, 10) == 10
+    assert (
+        execution.task_timeout({"timeout": 2}, 10) == 2 and execution.task_timeout({"timeout": 99}, 10) == 10
+    )
+    assert execution.task_timeout({"timeout": True}, 10) == 10
 
 
 # --- link -----------------------------------------------------------------------------------------
@@ -209,9 +224,9 @@ def test_link_logs_once_per_state_change(caplog: pytest.LogCaptureFixture) -> No
 
 def test_issue3_a_server_error_is_waited_out_not_turned_into_a_failure_result() -> None:
     """A 5xx says nothing against the result: it is sent again, unchanged, until the server takes it."""
-    from autonomic.queue.calls import check
+    from autonomic.queue.answers import check
     from autonomic.worker.outbox import Outbox
-    from autonomic.worker.runner import Outcome
+    from autonomic.worker.outcome import Outcome
 
     class Failing:
         def __init__(self, failures: int) -> None:
@@ -234,3 +249,37 @@ def test_issue3_a_server_error_is_waited_out_not_turned_into_a_failure_result() 
     client = Failing(failures=3)  # the old outbox gave up on the result after its 3rd refusal
     asyncio.run(deliver(client))
     assert client.stored == [("t1", True, {"execution_time": 0.1, "answer": 42}, None)]
+
+
+# --- reserve -------------------------------------------------------------------------------------
+
+
+def test_issue9_the_reserve_hands_out_urgent_first_then_in_claim_order() -> None:
+    from types import SimpleNamespace
+
+    from autonomic.worker.reserve import Reserve
+
+    async def scenario() -> list[str]:
+        reserve = Reserve()
+        for name, priority in (("n1", "normal"), ("l1", "low"), ("n2", "normal"), ("u1", "urgent")):
+            reserve.put(SimpleNamespace(task_id=name, priority=priority))
+        first = [str(getattr(await reserve.get(), "task_id", None)) for _ in range(2)]
+        left = [task.task_id for task in reserve.close()]
+        assert await reserve.get() is None and reserve.take() is None
+        return first + left
+
+    assert asyncio.run(scenario()) == ["u1", "n1", "n2", "l1"]
+
+
+def test_issue9_the_reserve_grows_only_while_tasks_are_near_instant() -> None:
+    from autonomic.worker.reserve import MAX_RESERVE, Pace
+
+    pace = Pace()
+    assert pace.reserve(concurrency=2, prefetch=4) == 8  # nothing known yet: Celery's multiplier
+    assert pace.reserve(concurrency=2, prefetch=0) == 0  # off
+    pace.ran(0.00002)
+    assert pace.reserve(concurrency=2, prefetch=4) == MAX_RESERVE  # no-ops: big batches
+    assert pace.reserve(concurrency=2, prefetch=0) == 0
+    for _ in range(50):
+        pace.ran(2.0)
+    assert pace.reserve(concurrency=2, prefetch=4) == 8  # slow tasks: the multiplier again

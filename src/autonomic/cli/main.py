@@ -7,8 +7,16 @@ import sys
 import typer
 
 from autonomic import __version__
+from autonomic.cli import backup as backup_commands
+from autonomic.cli import boot as boot_commands
+from autonomic.cli import export as export_commands
+from autonomic.cli import health as health_commands
+from autonomic.cli import monitor as monitor_commands
 from autonomic.cli import queue as queue_commands
 from autonomic.cli import services as service_commands
+from autonomic.cli import upgrade as upgrade_commands
+from autonomic.cli import vscode as vscode_commands
+from autonomic.cli import watchdog as watchdog_commands
 from autonomic.cli import worker as worker_commands
 from autonomic.cli.render import error_line
 from autonomic.errors import AutonomicError
@@ -40,12 +48,22 @@ def _root(
 service_commands.register(app)
 queue_commands.register(app)
 worker_commands.register(app)
+monitor_commands.register(app)
+boot_commands.register(app)
+backup_commands.register(app)
+watchdog_commands.register(app)
+health_commands.register(app)
+vscode_commands.register(app)
+upgrade_commands.register(app)
+export_commands.register(app)
 
 
 def run() -> None:
     """Console-script entry: every `AutonomicError` becomes one line on stderr and its exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns (not raises) a typer.Exit's code in this mode
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except AutonomicError as exc:
         error_line(str(exc))
         sys.exit(exc.exit_code)

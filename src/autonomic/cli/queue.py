@@ -16,6 +16,7 @@ from autonomic.workspace import Workspace
 if TYPE_CHECKING:
     from autonomic.queue.client import QueueClient
     from autonomic.queue.schemas import Task
+    from autonomic.queue.settings import QueueSettings
 
 queue_app = typer.Typer(
     help="Look into and feed the task queue (the server must be running).", no_args_is_help=True
@@ -41,7 +42,27 @@ def serve(
     """Run the Task Queue Server in the foreground (the orchestrator runs it as the service `queue`)."""
     from autonomic.queue.server.run import serve as run_server
 
-    run_server(Workspace.find(workspace), port=port, bind=bind)
+    found = Workspace.find(workspace)
+    run_server(found, _server_settings(found, port, bind))
+
+
+def _server_settings(workspace: Workspace, port: int | None, bind: str | None) -> QueueSettings:
+    """The workspace's `[queue]` settings with command-line overrides, validated together."""
+    from pydantic import ValidationError
+
+    from autonomic import config
+    from autonomic.queue.settings import QueueSettings
+
+    settings = config.load(workspace).queue
+    overrides = {k: v for k, v in (("port", port), ("bind", bind)) if v is not None}
+    if not overrides:
+        return settings
+    try:
+        return QueueSettings.model_validate({**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"--{error['loc'][0]}: {message}" if error["loc"] else f"queue: {message}") from None
 
 
 @queue_app.command("add")
@@ -59,11 +80,13 @@ def add(
     workspace: Path | None = WORKSPACE,
     as_json: bool = JSON,
 ) -> None:
-    """Enqueue one task."""
+    """Enqueue one task; say so when it was queued before (same --key) or no live worker claims its type."""
     if priority not in ("urgent", "normal", "low"):
         raise UsageError(f"--priority must be urgent, normal or low, not {priority!r}")
+    if not type.strip():
+        raise UsageError("the task type must not be empty")
     with _client(workspace) as client:
-        task = client.create(
+        answer = client.enqueue(
             type,
             _object(data),
             priority,
@@ -71,10 +94,34 @@ def add(
             delay=_seconds(delay),
             max_attempts=max_attempts,
         )
+        unclaimed = answer.created and not _claimed_by_a_live_worker(client, type)
+    task = answer.task
     if as_json:
-        render.as_json(task.model_dump(mode="json"))
+        render.as_json({**task.model_dump(mode="json"), "created": answer.created})
+    elif not answer.created:
+        render.info(f"already queued as {task.task_id} ({task.type}, {task.status}); nothing added")
     else:
         render.success(f"queued {task.type} task {task.task_id} ({task.priority}, {task.status})")
+    if unclaimed:
+        render.warn(
+            f"no live worker claims {type!r} tasks: it stays queued until one does "
+            "(check [worker] allow and types, or `autonomic status`)"
+        )
+
+
+def _claimed_by_a_live_worker(client: QueueClient, type_: str) -> bool:
+    """True when a live worker claims `type_` (or every type); a server that will not say counts as yes."""
+    from autonomic.errors import QueueError
+
+    try:
+        workers = client.workers()
+    except QueueError:
+        return True
+    for worker in workers:
+        types = (worker.get("info") or {}).get("types")
+        if worker.get("live") and (not types or type_ in types):
+            return True
+    return False
 
 
 @queue_app.command("list")
@@ -163,9 +210,12 @@ def cancel(task_id: str, workspace: Path | None = WORKSPACE) -> None:
 
 
 def _client(workspace: Path | None) -> QueueClient:
+    """A client of the workspace's own server: URL from `[queue]`, token from the workspace."""
+    from autonomic import api_token, config
     from autonomic.queue.client import QueueClient
 
-    return QueueClient.for_workspace(Workspace.find(workspace), worker_name="cli")
+    found = Workspace.find(workspace)
+    return QueueClient(config.load(found).queue.url, api_token.for_client(found), worker_name="cli")
 
 
 def _object(text: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,8 +46,9 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
     console.print(grid)
 
 
-def _cell(value: Any) -> str:
-    return "-" if value is None or value == "" else str(value)
+def _cell(value: Any) -> Text:
+    """Cells are data, never markup: a `[x]` in a path or a message is shown as written."""
+    return Text("-" if value is None or value == "" else str(value))
 
 
 def raw(text: str) -> None:
@@ -63,3 +65,42 @@ def spinner(text: str) -> Iterator[Callable[[str], None]]:
         return
     with console.status(text) as status:
         yield status.update
+
+
+@contextmanager
+def progress_bar(text: str, after: float = 0.5) -> Iterator[Callable[[int, int, str], None]]:
+    """A transient byte-progress bar on an interactive terminal, shown only once work has taken `after`
+    seconds (short runs stay quiet; nothing at all elsewhere). Yields `update(done, total, current)`."""
+    if not console.is_terminal:
+        yield lambda done, total, current: None
+        return
+    from time import monotonic
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task(text, total=None, current="")
+    started = monotonic()
+    shown = False
+
+    def update(done: int, total: int, current: str) -> None:
+        nonlocal shown
+        if not shown and monotonic() - started >= after:
+            bar.start()
+            shown = True
+        if shown:
+            bar.update(task, completed=done, total=total or None, current=current[-40:])
+
+    try:
+        yield update
+    finally:
+        if shown:
+            bar.stop()

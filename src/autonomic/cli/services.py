@@ -3,6 +3,7 @@ scaffold, config and supervisor packages."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -14,8 +15,11 @@ import typer
 from autonomic import config, scaffold
 from autonomic.cli import render
 from autonomic.cli.options import JsonOption, WorkspaceOption, find_workspace
-from autonomic.errors import UsageError
-from autonomic.supervisor import launcher, logfile
+from autonomic.errors import AutonomicError, ConfigError, NotRunningError, TimeoutExpired, UsageError
+from autonomic.supervisor import launcher, logfile, markers
+from autonomic.supervisor.protocol import Command, ServiceStatus, StatusReply
+from autonomic.supervisor.spec import Plan
+from autonomic.supervisor.state import ServiceState
 from autonomic.units import format_duration
 from autonomic.workspace import Workspace
 
@@ -40,20 +44,41 @@ def up(
         120.0, "--timeout", min=1.0, help="Seconds to wait for every service to be healthy."
     ),
     workspace_dir: Path | None = WorkspaceOption,
+    boot: bool = typer.Option(
+        False, "--boot", help="Run as the boot entry: wait [boot] delay, then the boot flow (foreground)."
+    ),
+    delay: str | None = typer.Option(None, "--delay", help="With --boot: the wait (default: [boot] delay)."),
 ) -> None:
     """Start the orchestrator (if it is not running) and every service, then show their status."""
     workspace = find_workspace(workspace_dir)
-    plan = config.plan(config.load(workspace), workspace)
+    loaded = config.load(workspace)
+    plan = config.plan(loaded, workspace)
+    if boot:
+        from autonomic.boot.flow import start_at_boot
+
+        at_boot = start_at_boot(workspace, loaded.boot, plan, delay)
+        if at_boot is None:
+            render.info("an orchestrator already runs this workspace; nothing to do")
+            return
+        plan, foreground = at_boot, True
     if foreground:
         _run_foreground(workspace, plan)
         return
     with render.spinner("starting the orchestrator") as update:
-        status = launcher.up(workspace, plan, timeout, progress=lambda services: update(_waiting(services)))
-    _print_status(status)
+        outcome = launcher.up(workspace, plan, timeout, progress=lambda services: update(_waiting(services)))
+    _print_status(outcome.status)
+    from autonomic.cli.health import show_after_up  # every `up` ends with the seed's health dashboard
+
+    show_after_up(workspace, settle=10.0 if outcome.ok else 0.0)
+    if outcome.failed:
+        raise AutonomicError("; ".join(f"{s.name}: {_why(s)}" for s in outcome.failed))
+    if outcome.pending:
+        names = ", ".join(f"{s.name} ({s.shown_state}: {s.detail or 'no detail'})" for s in outcome.pending)
+        raise TimeoutExpired(f"not healthy after {timeout:g}s: {names}")
 
 
-def _waiting(services: list[dict[str, Any]]) -> str:
-    pending = [f"{s['name']} ({s['state']})" for s in services if s["state"] not in ("running", "stopped")]
+def _waiting(services: list[ServiceStatus]) -> str:
+    pending = [f"{s.name} ({s.shown_state})" for s in services if not s.settled]
     return "waiting for " + ", ".join(pending) if pending else "all services running"
 
 
@@ -62,8 +87,10 @@ def _run_foreground(workspace: Workspace, plan: Any) -> None:
     argv = launcher.daemon_argv(workspace)
     sys.stdout.flush()
     sys.stderr.flush()
+    env = markers.orchestrator_env(workspace.root)
     if os.name == "posix":
-        os.execv(argv[0], argv)  # shed the CLI's imports: the orchestrator runs lean in this same pid
+        os.execve(argv[0], argv, env)  # shed the CLI's imports: the orchestrator runs lean in this same pid
+    os.environ.update(env)
     from autonomic.supervisor.__main__ import main
 
     raise typer.Exit(main(argv[3:]))
@@ -77,44 +104,75 @@ def down(workspace_dir: Path | None = WorkspaceOption) -> None:
 
 
 def status(json_output: bool = JsonOption, workspace_dir: Path | None = WorkspaceOption) -> None:
-    """Each service's state, pid, uptime, restarts and last probe (like `pm2 ls`)."""
+    """Each service's state, pid, uptime, restarts and last probe (like `pm2 ls`). Exits 3 when no
+    orchestrator runs (the configured services are then listed as stopped, or orphaned)."""
     workspace = find_workspace(workspace_dir)
-    result = launcher.status(workspace)
+    result = launcher.status(workspace, _plan_or_none(workspace))
     if json_output:
-        render.as_json(result)
-        return
-    _print_status(result)
+        render.as_json(result.to_dict())
+    else:
+        _print_status(result)
+    if not result.ok:
+        raise typer.Exit(NotRunningError.exit_code)
 
 
-def _print_status(result: dict[str, Any]) -> None:
-    orchestrator = result.get("orchestrator")
+def _plan_or_none(workspace: Workspace) -> Plan | None:
+    """The configured services; a broken config still lets `status` show what runs."""
+    try:
+        return config.plan(config.load(workspace), workspace)
+    except ConfigError as exc:
+        render.warn(f"warning: {exc}")
+        return None
+
+
+def _print_status(result: StatusReply) -> None:
+    orchestrator = result.orchestrator
     if orchestrator:
-        render.info(f"orchestrator pid {orchestrator['pid']}, up {format_duration(orchestrator['uptime'])}")
+        render.info(f"orchestrator pid {orchestrator.pid}, up {format_duration(orchestrator.uptime)}")
     else:
         render.warn("orchestrator: not running (run 'autonomic up')")
-    rows = []
-    for service in result["services"]:
-        probe = service.get("last_probe") or {}
-        shown_probe = ("ok: " if probe.get("ok") else "failing: ") + probe["detail"] if probe else ""
-        rows.append(
-            [
-                service["name"],
-                service["state"],
-                service.get("pid"),
-                format_duration(service["uptime"]) if service.get("uptime") is not None else None,
-                service.get("restarts"),
-                shown_probe or service.get("detail"),
-            ]
-        )
-    render.table(["service", "state", "pid", "uptime", "restarts", "last probe"], rows)
+    now = time.time()
+    rows = [
+        [
+            service.name,
+            service.shown_state,
+            service.pid,
+            format_duration(service.uptime) if service.uptime is not None else None,
+            service.restarts,
+            _shown_detail(service, now),
+        ]
+        for service in result.services
+    ]
+    render.table(["service", "state", "pid", "uptime", "restarts", "last probe / detail"], rows)
+    problems = [*(orchestrator.problems if orchestrator else [])]
+    problems += [f"{s.name}: {p}" for s in result.services for p in s.problems]
+    for problem in problems:
+        render.warn(f"problem: {problem}")
+
+
+def _shown_detail(service: ServiceStatus, now: float) -> str:
+    """What a person needs in one cell: why it is not running and when it is tried again; else the probe."""
+    state = service.state
+    if state in (ServiceState.FATAL, ServiceState.BACKOFF, ServiceState.RESTARTING) and service.retry_at:
+        left = service.retry_at - now
+        when = f"next try in {format_duration(left)}" if left >= 1 else "restarting now"
+        return f"{service.detail}; {when}" if service.detail else when
+    probe = service.last_probe
+    if state is ServiceState.RUNNING and probe is not None:
+        return ("ok: " if probe.ok else "failing: ") + probe.detail
+    return service.detail
+
+
+def _why(service: ServiceStatus) -> str:
+    return service.blocked or _shown_detail(service, time.time()) or service.shown_state
 
 
 def start(
     service: str = typer.Argument(..., help="The service to start."),
     workspace_dir: Path | None = WorkspaceOption,
 ) -> None:
-    """Start one service."""
-    _one(workspace_dir, "start", service)
+    """Start one service and wait until it runs (or says why not)."""
+    _one(workspace_dir, Command.START, service)
 
 
 def stop(
@@ -122,22 +180,30 @@ def stop(
     workspace_dir: Path | None = WorkspaceOption,
 ) -> None:
     """Stop one service (it stays stopped until started again)."""
-    _one(workspace_dir, "stop", service)
+    _one(workspace_dir, Command.STOP, service)
 
 
 def restart(
     service: str = typer.Argument(..., help="The service to restart."),
     workspace_dir: Path | None = WorkspaceOption,
 ) -> None:
-    """Stop and start one service."""
-    _one(workspace_dir, "restart", service)
+    """Stop and start one service, and wait until it runs (or says why not)."""
+    _one(workspace_dir, Command.RESTART, service)
 
 
-def _one(workspace_dir: Path | None, command: str, service: str) -> None:
-    snapshot = launcher.service_command(find_workspace(workspace_dir), command, service)
-    render.success(
-        f"{service}: {snapshot['state']}" + (f" (pid {snapshot['pid']})" if snapshot["pid"] else "")
-    )
+def _one(workspace_dir: Path | None, command: Command, service: str) -> None:
+    workspace = find_workspace(workspace_dir)
+    plan = config.plan(config.load(workspace), workspace)
+    launcher.known(plan, service)
+    spec = plan.service(service)
+    timeout = (spec.ready_timeout if spec else 60.0) + 10.0
+    reached = launcher.service_command(workspace, command, service, timeout=timeout)
+    shown = f"{service}: {reached.shown_state}" + (f" (pid {reached.pid})" if reached.pid else "")
+    if command is Command.STOP or reached.state is ServiceState.RUNNING:
+        render.success(shown)
+        return
+    render.info(shown)
+    raise AutonomicError(f"{service}: {_why(reached)}")
 
 
 def logs(
@@ -154,44 +220,18 @@ def logs(
         for line in logfile.tail(workspace.service_log(name), lines):
             render.raw(f"{name} | {line}" if prefix else line)
     if follow:
-        _follow(workspace, names, prefix)
+        with contextlib.suppress(KeyboardInterrupt):
+            for name, line in logfile.follow({n: workspace.service_log(n) for n in names}):
+                render.raw(f"{name} | {line}" if prefix else line)
 
 
 def _log_names(workspace: Workspace, service: str | None) -> list[str]:
-    known = [s.name for s in config.plan(config.load(workspace), workspace).services]
+    plan = config.plan(config.load(workspace), workspace)
     if service is None:
-        return known
-    if service not in known and not workspace.service_log(service).exists():
-        raise UsageError(f"no service named {service!r} (known: {', '.join(known) or 'none'})")
+        return [s.name for s in plan.services]
+    if not workspace.service_log(service).exists():
+        launcher.known(plan, service)
     return [service]
-
-
-def _follow(workspace: Workspace, names: list[str], prefix: bool) -> None:
-    positions = {name: _size(workspace.service_log(name)) for name in names}
-    try:
-        while True:
-            for name in names:
-                path = workspace.service_log(name)
-                size = _size(path)
-                if size < positions[name]:
-                    positions[name] = 0  # rotated: the file was truncated
-                if size > positions[name]:
-                    with open(path, "rb") as handle:
-                        handle.seek(positions[name])
-                        chunk = handle.read(size - positions[name]).decode("utf-8", "replace")
-                    positions[name] = size
-                    for line in chunk.splitlines(keepends=True):
-                        render.raw(f"{name} | {line}" if prefix else line)
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        return
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def register(app: typer.Typer) -> None:

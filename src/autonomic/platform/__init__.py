@@ -15,9 +15,10 @@ def current() -> Platform:
         from autonomic.platform.windows import WindowsPlatform
 
         return WindowsPlatform()
-    from autonomic.platform.posix import PosixPlatform
+    else:
+        from autonomic.platform.posix import PosixPlatform
 
-    return PosixPlatform()
+        return PosixPlatform()
 
 
 __all__ = ["Platform", "current"]

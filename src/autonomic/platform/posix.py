@@ -9,9 +9,12 @@ import os
 import select
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from autonomic.platform.base import is_alive, poll_exit
+
+assert sys.platform != "win32"
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -30,12 +33,13 @@ class PosixPlatform:
         self.send_group(pid, "SIGKILL")
 
     def become_subreaper(self) -> bool:
-        if not sys.platform.startswith("linux"):
-            return False
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-        except (OSError, AttributeError):
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+            except (OSError, AttributeError):
+                return False
+        else:
             return False
 
     async def wait_exit(self, pid: int) -> None:
@@ -47,10 +51,15 @@ class PosixPlatform:
             await poll_exit(pid)
 
 
+def _pidfd_open(pid: int) -> int:
+    opener: Callable[[int], int] = getattr(os, "pidfd_open")  # noqa: B009 - Linux only; typed here
+    return opener(pid)
+
+
 async def _wait_pidfd(pid: int) -> None:
     """Linux: a pidfd becomes readable when the process exits, whoever its parent is."""
     try:
-        fd = os.pidfd_open(pid)
+        fd = _pidfd_open(pid)
     except ProcessLookupError:
         return
     except OSError:

@@ -9,8 +9,8 @@ from autonomic.probes.command import CommandProbe
 from autonomic.probes.heartbeat import HeartbeatProbe
 from autonomic.probes.http import HttpProbe
 from autonomic.probes.process import ProcessProbe
+from autonomic.probes.spec import ProbeKind, ProbeSpec
 from autonomic.probes.tcp import TcpProbe
-from autonomic.supervisor.spec import ProbeKind, ProbeSpec
 
 
 def build(spec: ProbeSpec | None) -> Probe:
@@ -27,4 +27,4 @@ def build(spec: ProbeSpec | None) -> Probe:
     return factories[spec.kind](spec)
 
 
-__all__ = ["Probe", "ProbeResult", "build"]
+__all__ = ["Probe", "ProbeKind", "ProbeResult", "ProbeSpec", "build"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from autonomic import platform
 from autonomic.probes.base import ProbeResult
-from autonomic.supervisor.spec import ProbeSpec
+from autonomic.probes.spec import ProbeSpec
 
 
 @dataclass(frozen=True)

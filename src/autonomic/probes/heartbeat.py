@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from autonomic.probes.base import ProbeResult
-from autonomic.supervisor.spec import ProbeSpec
+from autonomic.probes.spec import ProbeSpec
 
 
 @dataclass(frozen=True)

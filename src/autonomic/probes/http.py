@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from autonomic.probes.base import ProbeResult
-from autonomic.supervisor.spec import ProbeSpec
+from autonomic.probes.spec import ProbeSpec
 
 
 @dataclass(frozen=True)

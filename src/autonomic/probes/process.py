@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from autonomic.platform.base import is_alive
 from autonomic.probes.base import ProbeResult
-from autonomic.supervisor.spec import ProbeSpec
+from autonomic.probes.spec import ProbeSpec
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """Every request the Python clients make, built once: method, path, body, and how to read the answer.
 
 `QueueClient` and `AsyncQueueClient` only differ in how they send a `Call`; what is sent and how the
-answer is parsed lives here, so the two cannot drift apart.
+answer is parsed lives here, so the two cannot drift apart. This is the client's error boundary: a
+request body is validated by the same models the server uses before anything is sent (a value the
+server would refuse raises `InvalidRequest`, one line naming the field), an answer that does not fit
+the API raises `BadAnswer`, and an error status raises the matching `QueueError`; no pydantic
+exception leaves this module.
 """
 
 from __future__ import annotations
@@ -9,23 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from autonomic.errors import TaskNotFound
-from autonomic.queue.errors import (
-    QueueAuthError,
-    QueueRefused,
-    QueueServerError,
-    QueueUnavailable,
-    ResultTimeout,
-    TaskConflict,
-)
+from pydantic import BaseModel, ValidationError
+
+from autonomic.errors import BadAnswer, InvalidRequest, ResultTimeout
+from autonomic.queue.answers import Answer, all_accepted, check, reason
 from autonomic.queue.schemas import (
-    BatchAccepted,
     ClaimRequest,
+    Extend,
     Extended,
+    Release,
     Result,
+    ResultBody,
     ResultIn,
     Task,
     TaskCreate,
@@ -37,27 +38,8 @@ from autonomic.queue.schemas import (
 from autonomic.queue.task import Priority, TaskStatus
 
 T = TypeVar("T")
-
-
-class Answer(Protocol):
-    """What a `Call` reads of the server's answer (`transport.Reply`; an `Answer` fits too)."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def content(self) -> bytes: ...
-
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def reason_phrase(self) -> str: ...
-
-    @property
-    def is_success(self) -> bool: ...
-
-    def json(self) -> Any: ...
+M = TypeVar("M", bound=BaseModel)
+CLAIMS_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -77,26 +59,12 @@ class Call(Generic[T]):
         if self.none_if_missing and response.status_code == 404:
             return None  # type: ignore[return-value]  # only used where T includes None
         check(response)
-        return self.parse(response)
-
-
-def check(response: Answer) -> None:
-    """Raise the error matching a non-2xx answer, with the server's own `detail` as the message."""
-    if response.is_success:
-        return
-    detail = _detail(response)
-    code = response.status_code
-    if code == 404:
-        raise TaskNotFound(detail)
-    if code == 409:
-        raise TaskConflict(detail)
-    if code in (401, 403):
-        raise QueueAuthError(f"the queue server refused the request: {detail}")
-    if code == 503:
-        raise QueueUnavailable(detail)
-    if code >= 500:
-        raise QueueServerError(f"the queue server failed ({code}): {detail}")
-    raise QueueRefused(f"the queue server answered {code}: {detail}")
+        try:
+            return self.parse(response)
+        except (ValidationError, ValueError, KeyError, TypeError) as exc:
+            raise BadAnswer(
+                f"the queue server's answer to {self.method} {self.path} does not fit the API: {reason(exc)}"
+            ) from None
 
 
 def headers(token: str | None, worker_name: str | None) -> dict[str, str]:
@@ -114,6 +82,7 @@ class Calls:
 
     def __init__(self) -> None:
         self._held: dict[str, int] = {}
+        self._claims: dict[tuple[Any, ...], tuple[dict[str, Any], float]] = {}
 
     def health(self) -> Call[dict[str, Any]]:
         return Call("GET", "/api/health", _json)
@@ -139,6 +108,29 @@ class Calls:
             max_attempts=max_attempts,
         )
         return Call("POST", "/api/tasks/create", _created, body=body)
+
+    def enqueue(
+        self,
+        type: str,
+        data: dict[str, Any] | None = None,
+        priority: str = "normal",
+        *,
+        idempotency_key: str | None = None,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+    ) -> Call[TaskCreated]:
+        """`create`, answered in full: `created` is False when the idempotency key was used before."""
+        body = _new_task(
+            type,
+            data,
+            priority,
+            idempotency_key=idempotency_key,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+        )
+        return Call("POST", "/api/tasks/create", _created_answer, body=body)
 
     def run(
         self,
@@ -166,21 +158,26 @@ class Calls:
         wait: float = 0.0,
         lease: float | None = None,
     ) -> Call[list[Task]]:
-        body = ClaimRequest(types=types or [], max_tasks=max_tasks, wait=wait, lease=lease)
-        return Call("POST", "/api/tasks/claim", self._claimed, body=_dump(body), wait=wait)
+        key = (tuple(types or ()), max_tasks, wait, lease)
+        if (known := self._claims.get(key)) is None:  # a worker asks the same few claims again and again
+            body = valid(ClaimRequest, types=list(key[0]), max_tasks=max_tasks, wait=wait, lease=lease)
+            if len(self._claims) >= CLAIMS_KEPT:
+                self._claims.clear()
+            known = self._claims[key] = (_dump(body), body.wait)
+        return Call("POST", "/api/tasks/claim", self._claimed, body=known[0], wait=known[1])
 
     def submit(
         self, task_id: str, success: bool, data: dict[str, Any] | None = None, error: str | None = None
     ) -> Call[None]:
-        body = {"success": success, "data": data, "error": error}
+        body = _dump(valid(ResultBody, success=success, data=data, error=error), exclude_none=False)
         return Call("POST", f"/api/tasks/{_id(task_id)}/result", self._forgetting([task_id]), body=body)
 
     def submit_many(self, results: list[ResultIn]) -> Call[None]:
-        forget = self._forgetting([result.task_id for result in results], _all_accepted)
+        forget = self._forgetting([result.task_id for result in results], all_accepted)
         return Call("POST", "/api/results/batch", forget, body={"results": [_dump(r) for r in results]})
 
     def extend(self, task_id: str, lease: float) -> Call[bool]:
-        body = {"lease": lease, "attempt": self._held.get(task_id)}
+        body = _dump(valid(Extend, lease=lease, attempt=self._held.get(task_id)))
         return Call(
             "POST",
             f"/api/tasks/{_id(task_id)}/extend",
@@ -193,7 +190,7 @@ class Calls:
             "POST",
             f"/api/tasks/{_id(task_id)}/release",
             self._forgetting([task_id]),
-            body={"delay": delay, "error": error},
+            body=_dump(valid(Release, delay=delay, error=error)),
         )
 
     def heartbeat(self, info: WorkerInfo) -> Call[None]:
@@ -276,13 +273,25 @@ def _id(task_id: str) -> str:
     return quote(task_id, safe="")
 
 
+def valid(model: type[M], **fields: Any) -> M:
+    """`model(**fields)`, or `InvalidRequest` naming the first field the server would refuse."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise InvalidRequest(reason(exc)) from None
+
+
 def _new_task(type: str, data: dict[str, Any] | None, priority: str, **options: Any) -> dict[str, Any]:
     """A create request's body, validated on this side before anything is sent."""
-    return _dump(TaskCreate(type=type, data=data or {}, priority=Priority(priority), **options))
+    try:
+        level = Priority(priority)
+    except ValueError:
+        raise InvalidRequest(f"priority must be one of {', '.join(Priority)}, not {priority!r}") from None
+    return _dump(valid(TaskCreate, type=type, data={} if data is None else data, priority=level, **options))
 
 
-def _dump(model: Any) -> dict[str, Any]:
-    return dict(model.model_dump(mode="json", exclude_none=True))
+def _dump(model: BaseModel, exclude_none: bool = True) -> dict[str, Any]:
+    return dict(model.model_dump(mode="json", exclude_none=exclude_none))
 
 
 def _json(response: Answer) -> dict[str, Any]:
@@ -292,6 +301,10 @@ def _json(response: Answer) -> dict[str, Any]:
 
 def _task(response: Answer) -> Task:
     return Task.model_validate_json(response.content)
+
+
+def _created_answer(response: Answer) -> TaskCreated:
+    return TaskCreated.model_validate_json(response.content)
 
 
 def _created(response: Answer) -> Task:
@@ -309,30 +322,3 @@ def _ran(response: Answer) -> Result:
 
 def _nothing(_: Answer) -> None:
     return None
-
-
-def _all_accepted(response: Answer) -> None:
-    """A batch is stored item by item; raise for the refused ones, naming them."""
-    answer = BatchAccepted.model_validate_json(response.content)
-    if not answer.rejected:
-        return
-    codes = {r.status_code for r in answer.rejected}
-    summary = "; ".join(f"{r.task_id}: {r.detail}" for r in answer.rejected[:5])
-    message = (
-        f"{len(answer.rejected)} of {len(answer.rejected) + len(answer.accepted)} results refused: {summary}"
-    )
-    if codes == {404}:
-        raise TaskNotFound(message)
-    if codes <= {404, 409}:
-        raise TaskConflict(message)
-    if any(code >= 500 for code in codes):
-        raise QueueServerError(message)
-    raise QueueRefused(message)
-
-
-def _detail(response: Answer) -> str:
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    return str(detail) if detail else (response.text.strip()[:300] or response.reason_phrase)

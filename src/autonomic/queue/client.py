@@ -2,7 +2,9 @@
 
 Both send the `Call`s built in `autonomic.queue.calls`; failures raise `autonomic.errors.QueueError`
 subclasses (`QueueUnavailable` when the server cannot be reached, `TaskNotFound`, `TaskConflict`,
-`QueueAuthError`). A worker name, if given, travels as `X-Worker-Name` on every request.
+`QueueAuthError`, `InvalidRequest` for a value the server would refuse). A worker name, if given,
+travels as `X-Worker-Name` on every request. A client is handed its URL and token; finding them in a
+workspace is the composer's job (the CLI reads `[queue]` and `autonomic.api_token`).
 """
 
 from __future__ import annotations
@@ -11,16 +13,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-from autonomic import config
 from autonomic.queue.calls import Call, Calls, headers
-from autonomic.queue.schemas import Result, ResultIn, Task, TaskCreate, WorkerInfo
+from autonomic.queue.schemas import Result, ResultIn, Task, TaskCreate, TaskCreated, WorkerInfo
 from autonomic.queue.task import TaskStatus
 from autonomic.queue.transport import AsyncWire, SyncWire, encode, target
-from autonomic.scaffold import read_token
-from autonomic.workspace import Workspace
 
 T = TypeVar("T")
-Self = TypeVar("Self", bound="_Base")
 
 
 class _Base:
@@ -32,11 +30,6 @@ class _Base:
         self.timeout = timeout
         self._calls = Calls()
         self._headers = headers(token, worker_name)
-
-    @classmethod
-    def for_workspace(cls: type[Self], workspace: Workspace, worker_name: str | None = None) -> Self:
-        """A client for the workspace's own server: URL from `[queue]`, token from `.autonomic/token`."""
-        return cls(config.load(workspace).queue.url, read_token(workspace), worker_name)
 
 
 class QueueClient(_Base):
@@ -70,6 +63,30 @@ class QueueClient(_Base):
         """Enqueue a task; with an `idempotency_key` already used, the original task comes back."""
         return self._send(
             self._calls.create(
+                type,
+                data,
+                priority,
+                idempotency_key=idempotency_key,
+                delay=delay,
+                run_at=run_at,
+                max_attempts=max_attempts,
+            )
+        )
+
+    def enqueue(
+        self,
+        type: str,
+        data: dict[str, Any] | None = None,
+        priority: str = "normal",
+        *,
+        idempotency_key: str | None = None,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+    ) -> TaskCreated:
+        """`create`, answered in full: `created` is False when the idempotency key was used before."""
+        return self._send(
+            self._calls.enqueue(
                 type,
                 data,
                 priority,

@@ -13,10 +13,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from autonomic.queue.task import Priority, TaskStatus
+from autonomic.values import Delay, Lease, Wait
 
 TYPE_FIELD = Field(min_length=1, max_length=200, description="The task type workers dispatch on.")
-LEASE_FIELD = Field(None, gt=0, le=86400, description="Seconds the worker may hold each task.")
-MAX_WAIT = 3600.0  # schema bound; the server clamps to its configured `max_wait`
 
 
 def _finite(value: Any) -> Any:
@@ -82,7 +81,7 @@ class TaskCreate(_Body):
         max_length=200,
         description="Creating again with the same key returns the original task instead of a new one.",
     )
-    delay: float | None = Field(None, ge=0, le=366 * 86400, description="Seconds before it may be claimed.")
+    delay: Delay | None = Field(None, description="Seconds before it may be claimed.")
     run_at: datetime | None = Field(None, description="Not claimable before this time.")
     max_attempts: int | None = Field(None, ge=1, le=1000)
 
@@ -147,11 +146,13 @@ class TaskList(BaseModel):
     queue_low: list[Task]
     total_queue_size: int
     count: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
 
 
 class Tasks(BaseModel):
     tasks: list[Task]
     count: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
 
 
 # --- claims, leases -------------------------------------------------------------------------------
@@ -162,12 +163,12 @@ class ClaimRequest(_Body):
 
     types: list[str] = Field(default_factory=list, max_length=200)
     max_tasks: int = Field(1, ge=1, le=100_000)
-    wait: float = Field(0.0, ge=0, le=MAX_WAIT)
-    lease: float | None = LEASE_FIELD
+    wait: Wait = 0.0
+    lease: Lease | None = Field(None, description="Seconds the worker may hold each task.")
 
 
 class Extend(_Body):
-    lease: float = Field(gt=0, le=86400)
+    lease: Lease
     attempt: int | None = Field(None, ge=1, description="Only extend if this is still that delivery.")
 
 
@@ -177,7 +178,7 @@ class Extended(BaseModel):
 
 
 class Release(_Body):
-    delay: float = Field(0.0, ge=0, le=366 * 86400)
+    delay: Delay = 0.0
     error: str | None = Field(None, max_length=10_000)
 
 
@@ -234,6 +235,7 @@ class Result(BaseModel):
 class ResultList(BaseModel):
     results: list[Result]
     count: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
 
 
 # --- workers, health, stats -----------------------------------------------------------------------
@@ -262,6 +264,7 @@ class WorkerList(BaseModel):
     workers: list[Worker]
     count: int
     live: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
 
 
 class Inflight(BaseModel):
@@ -277,6 +280,7 @@ class Inflight(BaseModel):
 class InflightList(BaseModel):
     inflight: list[Inflight]
     count: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last.")
 
 
 class Health(BaseModel):
@@ -299,6 +303,7 @@ class Stats(BaseModel):
     successful: int
     failed: int
     success_rate: float
+    success_rate_basis: int = Field(0, description="Finished tasks success_rate comes from (0: none yet).")
     workers: int
     avg_duration_ms: float
     timestamp: datetime

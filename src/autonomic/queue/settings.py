@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from autonomic.units import parse_duration, parse_size
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
+from autonomic.values import Delay, Duration, Lease, Port, PositiveDuration, PositiveWait, Size
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -31,27 +28,29 @@ class QueueSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    port: int = Field(8091, ge=1, le=65535)
+    port: Port = 8091
     bind: str = "127.0.0.1"
     require_token: bool = True
     store: str | None = None
     allowed_hosts: list[str] = Field(default_factory=list)
     allowed_origins: list[str] = Field(default_factory=list)
     max_body: Size = 1024 * 1024
-    lease: Duration = 120.0
+    lease: Lease = 120.0
     max_attempts: int = Field(5, ge=1)
-    retry_delay: Duration = 1.0
+    retry_delay: Delay = 1.0
     results_max_age: Duration = 7 * 86400.0
     results_max_count: int = Field(10_000, ge=1)
     # "normal" (SQLite WAL, synchronous=NORMAL): an acknowledged task survives the kill -9 of any process,
     # as huey's and Redis' defaults do. "full" also fsyncs every enqueue and result before answering,
     # so they survive a power cut too, at about 0.2 ms per write on an SSD.
     sync: Literal["full", "normal"] = "normal"
-    max_wait: Duration = 60.0  # the longest long-poll a claim or result read may ask for
+    max_wait: PositiveWait = 60.0  # the longest long-poll a claim or result read may ask for
     max_batch: int = Field(1000, ge=1, le=100_000)  # tasks per batch create, claim or result
-    retry_max_delay: Duration = 300.0  # cap of the back-off before an expired task is handed out again
-    reap_interval: Duration = 1.0  # how often expired leases are reclaimed and old results evicted
-    worker_ttl: Duration = 60.0  # a worker not heard from for this long no longer counts as live
+    retry_max_delay: Delay = 300.0  # cap of the back-off before an expired task is handed out again
+    reap_interval: PositiveDuration = 1.0  # least time between two timer passes (they wake only when due)
+    worker_ttl: PositiveDuration = 60.0  # a worker not heard from for this long no longer counts as live
+    # dead-lettered tasks are evicted like finished ones; this keeps them longer (or shorter) if set
+    dead_max_age: Duration | None = None
 
     @model_validator(mode="after")
     def _token_off_only_on_loopback(self) -> QueueSettings:

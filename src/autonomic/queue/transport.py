@@ -3,8 +3,9 @@
 A task's round trip crosses three client exchanges (the enqueue, the worker's claim, its result), so
 the per-request cost of the HTTP library is most of what the client adds. Measured here on one
 loopback claim: httpx 0.47 ms sync / 0.65 ms async, urllib3 0.29 ms, aiohttp 0.25 ms, a raw socket
-0.17 ms. Headers, JSON and timeouts are built once; the answer comes back as a `Reply` for the
-`Call` to judge. Anything that goes wrong on the way raises `QueueUnavailable`.
+0.17 ms; so the async wire to a plain-http server is `http1.Http1Pool`, streams and nothing else.
+Headers, JSON and timeouts are built once; the answer comes back as a `Reply` for the `Call` to
+judge. Anything that goes wrong on the way raises `QueueUnavailable`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from autonomic.queue.errors import QueueUnavailable
+from autonomic.errors import InvalidRequest, QueueUnavailable
+from autonomic.queue.http1 import Http1Pool, Http1SyncPool
 
 if TYPE_CHECKING:
     import aiohttp
@@ -49,7 +51,12 @@ def encode(body: Any) -> bytes | None:
     """The JSON body as httpx would send it (compact, UTF-8, no NaN)."""
     if body is None:
         return None
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidRequest("text with a lone surrogate (not valid Unicode) cannot be sent") from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest(f"the request cannot be sent as JSON: {exc}") from None
 
 
 def target(path: str, params: dict[str, Any] | None) -> str:
@@ -75,14 +82,27 @@ class _Wire:
 
 
 class SyncWire(_Wire):
-    """urllib3 connection pool; thread-safe like the httpx.Client it replaces."""
+    """The blocking wire, thread-safe: `http1.Http1SyncPool` for plain http, urllib3 for https."""
 
     def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
         super().__init__(base_url, headers, timeout)
-        self._pool = urllib3.connection_from_url(base_url, maxsize=MAX_CONNECTIONS, block=False)
+        self._lean = Http1SyncPool(base_url, self._plain) if base_url.startswith("http://") else None
+        self._pool = (
+            None
+            if self._lean
+            else urllib3.connection_from_url(base_url, maxsize=MAX_CONNECTIONS, block=False)
+        )
         self._timeouts: dict[float, urllib3.Timeout] = {}
 
     def send(self, method: str, path: str, body: bytes | None, wait: float) -> Reply:
+        if self._lean is not None:
+            kind = None if body is None else JSON_TYPE["Content-Type"]
+            try:
+                answer = self._lean.send(method, path, body, kind, self.timeout, self.timeout + wait)
+            except OSError as exc:  # socket.timeout is a TimeoutError, an OSError
+                raise unreachable(self.base_url, exc, isinstance(exc, TimeoutError)) from None
+            return Reply(answer.status, answer.body, answer.reason)
+        assert self._pool is not None
         timeout = self._timeouts.get(wait) or self._timeout(wait)
         try:
             response = self._pool.urlopen(
@@ -108,18 +128,44 @@ class SyncWire(_Wire):
         return timeout
 
     def close(self) -> None:
-        self._pool.close()
+        if self._lean is not None:
+            self._lean.close_all()
+        if self._pool is not None:
+            self._pool.close()
 
 
 class AsyncWire(_Wire):
-    """aiohttp session, opened on first use (inside the event loop that will use it)."""
+    """The async wire: `http1.Http1Pool` for plain http (the worker's case), aiohttp for https.
+
+    Both open on first use, inside the event loop that will use them.
+    """
 
     def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
         super().__init__(base_url, headers, timeout)
+        self._lean = base_url.startswith("http://")
+        self._pool: Http1Pool | None = None
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def send(self, method: str, path: str, body: bytes | None, wait: float) -> Reply:
+        if self._lean:
+            return await self._send_lean(method, path, body, wait)
+        return await self._send_aiohttp(method, path, body, wait)
+
+    async def _send_lean(self, method: str, path: str, body: bytes | None, wait: float) -> Reply:
+        pool = self._pool or self._open_pool()
+        kind = None if body is None else JSON_TYPE["Content-Type"]
+        try:
+            answer = await pool.request(method, path, body, kind, self.timeout, self.timeout + wait)
+        except (OSError, TimeoutError) as exc:
+            raise unreachable(self.base_url, exc, isinstance(exc, TimeoutError)) from None
+        return Reply(answer.status, answer.body, answer.reason)
+
+    def _open_pool(self) -> Http1Pool:
+        self._pool = Http1Pool(self.base_url, self._plain)
+        return self._pool
+
+    async def _send_aiohttp(self, method: str, path: str, body: bytes | None, wait: float) -> Reply:
         import aiohttp
 
         session = self._session or self._open()
@@ -159,6 +205,9 @@ class AsyncWire(_Wire):
         return timeout
 
     async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None

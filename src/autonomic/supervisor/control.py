@@ -15,18 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from autonomic import atomic
-from autonomic.errors import ControlError, NotRunningError
+from autonomic.errors import ControlError, NotRunningError, UsageError
+from autonomic.supervisor import protocol
+from autonomic.supervisor.protocol import Command, ErrorCode, RequestError, StatusReply
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+OnError = Callable[[str, BaseException], None]
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
 class ControlServer:
     """Serves requests to `handler` after checking the secret; one JSON object per line each way."""
 
-    def __init__(self, control_file: Path, handler: Handler) -> None:
+    def __init__(self, control_file: Path, handler: Handler, on_error: OnError | None = None) -> None:
         self.control_file = control_file
         self.handler = handler
+        self.on_error = on_error
         self.secret = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -62,8 +66,8 @@ class ControlServer:
             reply = await self._answer(line)
             writer.write(json.dumps(reply, default=str).encode() + b"\n")
             await writer.drain()
-        except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
+            self._report("reply", exc)  # the client hung up or sent nothing: it sees that itself
         finally:
             writer.close()
 
@@ -71,13 +75,23 @@ class ControlServer:
         try:
             request = json.loads(line)
         except ValueError:
-            return {"ok": False, "error": "malformed request"}
+            return protocol.error("malformed request", ErrorCode.BAD_REQUEST)
         if not isinstance(request, dict) or not _same(str(request.get("secret", "")), self.secret):
-            return {"ok": False, "error": "not authorised"}
+            return protocol.error("not authorised", ErrorCode.NOT_AUTHORISED)
+        command = str(request.get("command", ""))
         try:
             return await self.handler(request)
+        except RequestError as exc:
+            return protocol.error(str(exc), exc.code)
         except ControlError as exc:
-            return {"ok": False, "error": str(exc)}
+            return protocol.error(str(exc))
+        except Exception as exc:
+            self._report(command, exc)
+            return protocol.error(f"{command} failed: {_describe(exc)}")
+
+    def _report(self, what: str, exc: BaseException) -> None:
+        if self.on_error is not None:
+            self.on_error(what, exc)
 
 
 class ControlClient:
@@ -98,7 +112,10 @@ class ControlClient:
         except (OSError, ValueError, KeyError, TypeError):
             raise NotRunningError(f"{control_file}: unreadable; the orchestrator is not running") from None
 
-    def request(self, command: str, timeout: float = 30.0, **fields: Any) -> dict[str, Any]:
+    def request(self, command: Command | str, timeout: float = 30.0, **fields: Any) -> dict[str, Any]:
+        """Send one command; the reply when `ok`. UsageError for an unknown service, ControlError for
+        any other refusal, NotRunningError when nobody answers on the published port."""
+        command = str(command)
         payload = json.dumps({"secret": self.secret, "command": command, **fields}).encode() + b"\n"
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
@@ -117,8 +134,14 @@ class ControlClient:
         if not isinstance(answer, dict):
             raise ControlError("the orchestrator sent a malformed reply")
         if not answer.get("ok"):
-            raise ControlError(str(answer.get("error", "request refused")))
+            message = str(answer.get("error", "request refused"))
+            if answer.get("code") == ErrorCode.UNKNOWN_SERVICE:
+                raise UsageError(message)
+            raise ControlError(message)
         return answer
+
+    def status(self, timeout: float = 30.0) -> StatusReply:
+        return StatusReply.from_dict(self.request(Command.STATUS, timeout=timeout))
 
 
 def _read_line(sock: socket.socket) -> bytes:
@@ -133,6 +156,12 @@ def _read_line(sock: socket.socket) -> bytes:
         if chunk.endswith(b"\n") or size > MAX_MESSAGE:
             break
     return b"".join(chunks)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _same(given: str, expected: str) -> bool:

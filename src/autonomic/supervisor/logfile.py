@@ -1,4 +1,5 @@
-"""Size-based rotation of `logs/<service>.log` while the service keeps writing to it.
+"""Service log files `logs/<service>.log`: opened owner-only, rotated by size while the service keeps
+writing, read from the end (`tail`) and followed as they grow (`follow`).
 
 Services hold their log open in append mode (they write to it directly, so they outlive the
 orchestrator). Rotation therefore copies the file aside and truncates it in place; an appending
@@ -9,7 +10,21 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+PRIVATE = 0o600
+
+
+def open_append(path: Path) -> int:
+    """A file descriptor appending to `path`, created owner-only (an existing file is made so too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
+    if hasattr(os, "fchmod"):  # not on Windows, where the mode bits mean little anyway
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, PRIVATE)
+    return fd
 
 
 def rotate_if_needed(path: Path, max_bytes: int, keep: int) -> bool:
@@ -23,7 +38,8 @@ def rotate_if_needed(path: Path, max_bytes: int, keep: int) -> bool:
         older = path.with_name(f"{path.name}.{index}")
         if older.exists():
             os.replace(older, path.with_name(f"{path.name}.{index + 1}"))
-    with open(path, "rb") as source, open(path.with_name(f"{path.name}.1"), "wb") as target:
+    aside = os.open(path.with_name(f"{path.name}.1"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    with open(path, "rb") as source, os.fdopen(aside, "wb") as target:
         shutil.copyfileobj(source, target)
     with open(path, "r+b") as handle:
         handle.truncate(0)
@@ -46,6 +62,37 @@ def tail(path: Path, lines: int) -> list[str]:
                 size -= step
                 handle.seek(size)
                 data = handle.read(step) + data
-    except FileNotFoundError:
+    except OSError:
         return []
     return [line.decode("utf-8", "replace") for line in data.splitlines(keepends=True)[-lines:]]
+
+
+def follow(
+    paths: dict[str, Path], poll: float = 0.2, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[tuple[str, str]]:
+    """Yield `(name, line)` for every line appended to any of `paths` from now on, forever (the caller
+    stops iterating). A truncated file (rotated) is read again from its start."""
+    positions = {name: _size(path) for name, path in paths.items()}
+    while True:
+        for name, path in paths.items():
+            size = _size(path)
+            if size < positions[name]:
+                positions[name] = 0
+            if size > positions[name]:
+                try:
+                    with open(path, "rb") as handle:
+                        handle.seek(positions[name])
+                        chunk = handle.read(size - positions[name]).decode("utf-8", "replace")
+                except OSError:
+                    continue
+                positions[name] = size
+                for line in chunk.splitlines(keepends=True):
+                    yield name, line
+        sleep(poll)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

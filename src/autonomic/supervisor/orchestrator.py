@@ -9,45 +9,55 @@ import json
 import os
 import signal
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 from dotenv import dotenv_values
 
 from autonomic import platform as platforms
-from autonomic.errors import ControlError
+from autonomic.clock import Clock, SystemClock
 from autonomic.eventlog import EventLog
 from autonomic.platform import Platform
-from autonomic.supervisor import logfile
+from autonomic.supervisor import adoption, logfile, markers
 from autonomic.supervisor import record as records
 from autonomic.supervisor.control import ControlServer
-from autonomic.supervisor.process import ManagedProcess
+from autonomic.supervisor.jobs import Jobs, JobSpec
+from autonomic.supervisor.protocol import Command, ErrorCode, RequestError
+from autonomic.supervisor.reaper import OrphanReaper
 from autonomic.supervisor.service import Context, Service, spec_hash
 from autonomic.supervisor.spec import Plan, ServiceSpec
+from autonomic.supervisor.state import ServiceState
 from autonomic.workspace import Workspace
 
 _HOUSEKEEPING_EVERY = 5.0
-_ORPHAN_GRACE = 2.0
 
 
 class Orchestrator:
-    def __init__(self, workspace: Workspace, plan: Plan, platform: Platform | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        plan: Plan,
+        platform: Platform | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.workspace = workspace
         self.plan = plan
         self.platform = platform or platforms.current()
+        self.clock = clock or SystemClock()
         self.events = EventLog(workspace.orchestrator_log)
         self.services: dict[str, Service] = {}
-        self.started_at = time.time()
+        self.started_at = self.clock.time()
+        self.problems: dict[str, str] = {}
         self._done = asyncio.Event()
         self._leave_running = False
-        self._zombies_seen: dict[int, float] = {}
-        self._reap_pending: asyncio.TimerHandle | None = None
+        self._reaper = OrphanReaper(lambda: {s.process.pid for s in self.services.values() if s.process})
         self._dotenv_cache: tuple[int, dict[str, str]] | None = None
         self._changed = asyncio.Condition()
         self._applying = asyncio.Lock()
-        self._control = ControlServer(workspace.control_file, self._handle)
+        self._control = ControlServer(workspace.control_file, self._handle, self._control_failed)
+        self.jobs = Jobs(plan.jobs, self.events, workspace.logs, str(workspace.root), self._job_env)
+        self._preparing = True  # the `before` jobs (the upgrade check) run before any service starts
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -66,10 +76,14 @@ class Orchestrator:
         )
         housekeeping = asyncio.create_task(self._housekeeping())
         try:
-            await self.apply(self.plan)
+            if await self.jobs.before(self._done):
+                self._preparing = False
+                await self.apply(self.plan)
+                self.jobs.after(self._all_running, _patience(self.plan))
             await self._done.wait()
         finally:
             housekeeping.cancel()
+            await self.jobs.close()
             if self._leave_running:
                 for service in self.services.values():
                     service.detach()
@@ -89,12 +103,17 @@ class Orchestrator:
 
     async def apply(self, plan: Plan) -> None:
         """Make the running set match `plan`: stop what left it, restart what changed, start what is new,
-        adopting any recorded process that is still ours and unchanged."""
+        adopting any recorded process that is still ours and unchanged. While the `before` jobs run, the
+        plan is only kept: it is applied once they are done (an upgrade may still be installing)."""
+        if self._preparing:
+            self.plan = plan
+            return
         async with self._applying:
             await self._apply(plan)
 
     async def _apply(self, plan: Plan) -> None:
         self.plan = plan
+        self.jobs.replace(plan.jobs)
         wanted = {spec.name: spec for spec in plan.services}
         for name in [
             n for n in self.services if n not in wanted or self.services[n].hash != spec_hash(wanted[n])
@@ -102,55 +121,59 @@ class Orchestrator:
             await self.services.pop(name).stop(
                 "removed from the config" if name not in wanted else "config changed"
             )
-        on_disk = records.load_all(self.workspace.records_dir)
-        await self._clean_foreign_records(on_disk, wanted)
+        found = await adoption.survey(self.workspace.records_dir, self.workspace.root)
+        busy = {s.process.pid for s in self.services.values() if s.process is not None}
+        await self._stop_strays(found, set(wanted), busy)
         for spec in _by_depth(plan.services):
             if spec.name in self.services:
                 continue
             service = Service(spec, self._context())
             self.services[spec.name] = service
-            adopt = await self._adoptable(on_disk.get(spec.name), service)
-            if spec.autostart or adopt is not None:
-                service.start(adopt)
+            placement = adoption.place(spec.name, service.hash, found, self.platform, busy)
+            for note in placement.notes:
+                self.events.write("adopt", spec.name, "found", note)
+            if spec.name in found.damaged:
+                self.problems[f"record:{spec.name}"] = "; ".join(placement.notes)
+            for copy in placement.stop:
+                await copy.stop(spec.stop_signal, spec.stop_timeout)
+            if placement.adopt is None:
+                self._remove_record(spec.name)
+            if spec.autostart or placement.adopt is not None:
+                service.start(placement.adopt)
 
-    async def _adoptable(
-        self, rec: records.ProcessRecord | None, service: Service
-    ) -> records.ProcessRecord | None:
-        if rec is None:
-            return None
-        if not rec.is_live():
-            self.events.write("adopt", service.name, "stale", f"pid {rec.pid} is gone; record removed")
-            records.remove(service.record_path)
-            return None
-        if rec.spec_hash != service.hash:
-            self.events.write("adopt", service.name, "replaced", f"pid {rec.pid} runs an older config")
-            await ManagedProcess.adopt(rec, self.platform).stop(
-                service.spec.stop_signal, service.spec.stop_timeout
-            )
-            records.remove(service.record_path)
-            return None
-        return rec
+    async def _stop_strays(self, found: adoption.Survey, wanted: set[str], busy: set[int]) -> None:
+        """Processes (recorded or marked) of services no longer in the config are stopped, not orphaned."""
+        for name, copies in adoption.strays(found, wanted, self.platform, busy).items():
+            for copy in copies:
+                self.events.write("stop", name, "attempting", f"pid {copy.pid}: no longer in the config")
+                await copy.stop("SIGTERM", 10.0)
+            if name not in wanted:
+                self._remove_record(name)
 
-    async def _clean_foreign_records(
-        self, on_disk: dict[str, records.ProcessRecord], wanted: dict[str, ServiceSpec]
-    ) -> None:
-        """A recorded process of a service no longer in the config is stopped, not left orphaned."""
-        for name, rec in on_disk.items():
-            if name in wanted or name in self.services:
-                continue
-            if rec.is_live():
-                self.events.write("stop", name, "attempting", f"pid {rec.pid}: no longer in the config")
-                await ManagedProcess.adopt(rec, self.platform).stop("SIGTERM", 10.0)
+    def _remove_record(self, name: str) -> None:
+        try:
             records.remove(self.workspace.record_file(name))
+        except OSError as exc:
+            self.events.write("record", name, "failed", f"cannot remove its record: {exc.strerror or exc}")
 
-    async def _stop_all(self, reason: str) -> None:
-        """Stop in reverse dependency order: dependents first, each depth level concurrently."""
+    async def _stop_all(self, reason: str) -> list[str]:
+        """Stop in reverse dependency order: dependents first, each depth level concurrently. Returns the
+        services that had a process, in the order they stopped."""
         levels: dict[int, list[Service]] = {}
         depths = _depths([s.spec for s in self.services.values()])
         for service in self.services.values():
             levels.setdefault(depths[service.name], []).append(service)
+        stopped: list[str] = []
+
+        async def stop(service: Service) -> None:
+            had_process = service.process is not None
+            await service.stop(reason)
+            if had_process:
+                stopped.append(service.name)
+
         for depth in sorted(levels, reverse=True):
-            await asyncio.gather(*(service.stop(reason) for service in levels[depth]))
+            await asyncio.gather(*(stop(service) for service in levels[depth]))
+        return stopped
 
     def _context(self) -> Context:
         return Context(
@@ -161,11 +184,14 @@ class Orchestrator:
             env_for=self._env_for,
             changed=self._changed,
             lookup=self.services.get,
+            root=self.workspace.root,
+            clock=self.clock,
         )
 
     def _env_for(self, spec: ServiceSpec) -> dict[str, str]:
         """The orchestrator's environment, then .env (re-read at every start), then the service's own."""
         env = dict(os.environ)
+        env.pop(markers.ORCHESTRATOR_MARK, None)
         env.update(self._dotenv())
         env.update(spec.env)
         env["AUTONOMIC_WORKSPACE"] = str(self.workspace.root)
@@ -175,51 +201,84 @@ class Orchestrator:
             env["PATH"] = os.pathsep.join([str(venv_bin), env.get("PATH", "")])
         return env
 
+    def _job_env(self, job: JobSpec) -> dict[str, str]:
+        spec = ServiceSpec(name=f"job-{job.name}", argv=job.argv, cwd=self.plan.root, env=job.env)
+        return self._env_for(spec)
+
+    async def _all_running(self) -> bool:
+        """Returns once every autostart service is running (the moment the `after` jobs may start)."""
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: all(
+                    s.state is ServiceState.RUNNING for s in self.services.values() if s.spec.autostart
+                )
+            )
+        return True
+
     def _dotenv(self) -> dict[str, str]:
         """The .env values, parsed again only when the file changed (a restart should not wait on it)."""
         try:
             stamp = self.workspace.env_file.stat().st_mtime_ns
-        except OSError:
+            if self._dotenv_cache is None or self._dotenv_cache[0] != stamp:
+                values = dotenv_values(self.workspace.env_file)
+                self._dotenv_cache = (stamp, {k: v for k, v in values.items() if v is not None})
+        except FileNotFoundError:
             return {}
-        if self._dotenv_cache is None or self._dotenv_cache[0] != stamp:
-            values = dotenv_values(self.workspace.env_file)
-            self._dotenv_cache = (stamp, {k: v for k, v in values.items() if v is not None})
+        except (OSError, UnicodeDecodeError) as exc:  # unreadable: services start without it, and it is said
+            problem = f"{self.workspace.env_file}: {getattr(exc, 'strerror', None) or exc}; not loaded"
+            if self.problems.get("dotenv") != problem:
+                self.events.write("dotenv", "orchestrator", "failed", problem)
+            self.problems["dotenv"] = problem
+            return {}
+        self.problems.pop("dotenv", None)
         return self._dotenv_cache[1]
 
     # --- control channel ----------------------------------------------------------------------
     async def _handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        command = request.get("command")
-        if command == "ping":
+        try:
+            command = Command(str(request.get("command")))
+        except ValueError:
+            raise RequestError(f"unknown command {request.get('command')!r}", ErrorCode.BAD_REQUEST) from None
+        if command is Command.PING:
             return {"ok": True, "pid": os.getpid()}
-        if command == "status":
+        if command is Command.STATUS:
             return {"ok": True, **self.status()}
-        if command == "reload":
+        if command is Command.RELOAD:
             await self.apply(_read_plan(self.workspace.plan_file))
             return {"ok": True, **self.status()}
-        if command in ("start", "stop", "restart"):
-            return await self._service_command(str(command), str(request.get("service", "")))
-        if command == "shutdown":
-            self.shutdown(leave_running=bool(request.get("leave_running")))
-            return {"ok": True}
-        raise ControlError(f"unknown command {command!r}")
+        if command.names_a_service:
+            return await self._service_command(command, str(request.get("service", "")))
+        leave_running = bool(request.get("leave_running"))
+        stopped = [] if leave_running else await self._stop_all("shutdown requested")
+        self.shutdown(leave_running=leave_running)
+        return {"ok": True, "stopped": stopped}
 
-    async def _service_command(self, command: str, name: str) -> dict[str, Any]:
+    async def _service_command(self, command: Command, name: str) -> dict[str, Any]:
         service = self.services.get(name)
         if service is None:
-            raise ControlError(f"no service named {name!r} (known: {', '.join(self.services) or 'none'})")
-        if command in ("stop", "restart"):
-            await service.stop(f"{command} requested")
-        if command in ("start", "restart"):
+            known = ", ".join(self.services) or "none"
+            raise RequestError(f"no service named {name!r} (known: {known})", ErrorCode.UNKNOWN_SERVICE)
+        if command in (Command.STOP, Command.RESTART):
+            await service.stop(f"{command.value} requested")
+        if command in (Command.START, Command.RESTART):
             service.start()
         return {"ok": True, "service": service.snapshot()}
 
+    def _control_failed(self, what: str, exc: BaseException) -> None:
+        self.events.write("control", what, "failed", f"{type(exc).__name__}: {exc}")
+
     def status(self) -> dict[str, Any]:
+        problems = [*self.problems.values()]
+        if self.events.problem:
+            problems.append(self.events.problem)
         return {
             "orchestrator": {
                 "pid": os.getpid(),
                 "started_at": self.started_at,
-                "uptime": time.time() - self.started_at,
+                "uptime": self.clock.time() - self.started_at,
                 "root": str(self.workspace.root),
+                "problems": problems,
+                "preparing": self._preparing,
             },
             "services": [
                 self.services[s.name].snapshot() for s in self.plan.services if s.name in self.services
@@ -229,74 +288,69 @@ class Orchestrator:
     # --- signals and housekeeping -----------------------------------------------------------
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for name in ("SIGTERM", "SIGINT"):
+        handlers: dict[str, Callable[[], object]] = {
+            "SIGTERM": self.shutdown,
+            "SIGINT": self.shutdown,
+            "SIGHUP": lambda: asyncio.ensure_future(self._reload_from_file()),
+            "SIGUSR1": self._republish,
+            "SIGCHLD": self._reaper.schedule,
+        }
+        for name, handler in handlers.items():
             with contextlib.suppress(NotImplementedError, AttributeError, ValueError):
-                loop.add_signal_handler(getattr(signal, name), self.shutdown)
-        with contextlib.suppress(NotImplementedError, AttributeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_from_file()))
-        with contextlib.suppress(NotImplementedError, AttributeError, ValueError):
-            loop.add_signal_handler(signal.SIGCHLD, self._schedule_reap)
+                loop.add_signal_handler(getattr(signal, name), handler)
 
     async def _reload_from_file(self) -> None:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        try:
             await self.apply(_read_plan(self.workspace.plan_file))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.events.write("reload", "orchestrator", "failed", f"{self.workspace.plan_file}: {exc}")
+
+    def _republish(self) -> None:
+        """Write the control file again (it was deleted or damaged, or a client asked with SIGUSR1)."""
+        try:
+            self._control.publish()
+        except OSError as exc:
+            problem = f"control file {self.workspace.control_file}: {exc.strerror or exc}"
+            if self.problems.get("control") != problem:
+                self.events.write("control", "orchestrator", "failed", problem)
+            self.problems["control"] = problem
+        else:
+            if self.problems.pop("control", None):
+                self.events.write("control", "orchestrator", "recovered", "control file written again")
 
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(_HOUSEKEEPING_EVERY)
-            for name in self.services:
-                with contextlib.suppress(OSError):
-                    logfile.rotate_if_needed(
-                        self.workspace.service_log(name), self.plan.log_max_bytes, self.plan.log_keep
-                    )
-            self._reap_orphans()
-            if not self._control.published():
-                with contextlib.suppress(OSError):
-                    self._control.publish()
+            try:
+                self._tidy()
+            except Exception as exc:  # said, and tried again next round: never a silent stop
+                self.events.write("housekeeping", "orchestrator", "failed", f"{type(exc).__name__}: {exc}")
 
-    def _schedule_reap(self) -> None:
-        """On SIGCHLD, look for orphans later, never on the path of a service's restart."""
-        if self._reap_pending is None:
-            loop = asyncio.get_running_loop()
-            self._reap_pending = loop.call_later(_ORPHAN_GRACE, self._reap_orphans)
+    def _tidy(self) -> None:
+        """Rotate logs, reap orphans, republish a deleted or damaged control file."""
+        for name in self.services:
+            try:
+                logfile.rotate_if_needed(
+                    self.workspace.service_log(name), self.plan.log_max_bytes, self.plan.log_keep
+                )
+            except OSError as exc:
+                self._note_rotation(name, exc)
+            else:
+                self.problems.pop(f"rotate:{name}", None)
+        self._reaper.reap({s.process.pid for s in self.services.values() if s.process is not None})
+        if not self._control.published():
+            self._republish()
 
-    def _reap_orphans(self) -> None:
-        """As a subreaper we inherit orphaned grandchildren; reap those that exit. Our own children are
-        reaped by their watchers, so only a zombie that is no service's process and has stayed a zombie
-        for a while is an orphan of ours to collect."""
-        self._reap_pending = None
-        zombies = {pid for pid in _child_pids() if _is_zombie(pid)}
-        ours = {s.process.pid for s in self.services.values() if s.process is not None}
-        now = time.monotonic()
-        self._zombies_seen = {pid: self._zombies_seen.get(pid, now) for pid in zombies - ours}
-        for pid, first_seen in list(self._zombies_seen.items()):
-            if now - first_seen >= _ORPHAN_GRACE:
-                with contextlib.suppress(ChildProcessError, OSError):
-                    os.waitpid(pid, os.WNOHANG)
-                del self._zombies_seen[pid]
+    def _note_rotation(self, name: str, exc: OSError) -> None:
+        problem = f"log rotation of {name}: {exc.strerror or exc}"
+        if self.problems.get(f"rotate:{name}") != problem:
+            self.events.write("rotate", name, "failed", problem)
+        self.problems[f"rotate:{name}"] = problem
 
 
-def _child_pids() -> list[int]:
-    """Our direct children. Linux lists them per thread in /proc, which is far cheaper than psutil's
-    scan of every process on the machine."""
-    try:
-        found: list[int] = []
-        for task in os.scandir("/proc/self/task"):
-            with open(f"{task.path}/children") as handle:
-                found.extend(int(pid) for pid in handle.read().split())
-        return found
-    except OSError:
-        try:
-            return [child.pid for child in psutil.Process().children()]
-        except psutil.Error:
-            return []
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+def _patience(plan: Plan) -> float:
+    """How long the `after` jobs wait for the services before running anyway."""
+    return max((s.ready_timeout for s in plan.services if s.autostart), default=0.0) + 5.0
 
 
 def _read_plan(path: Path) -> Plan:

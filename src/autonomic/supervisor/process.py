@@ -1,19 +1,25 @@
 """One OS process of a service: spawned in its own session writing straight to its log file (so it
-outlives an orchestrator crash), or adopted from a record; stopped as a whole process group."""
+outlives an orchestrator crash), or adopted from a record or a marked process; stopped as a whole
+process group. A log that cannot be opened or written never stops a start: the output is discarded
+and `log_problem` says why."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
 from autonomic.clock import iso_now
 from autonomic.platform import Platform
 from autonomic.platform.base import create_time, is_alive
+from autonomic.supervisor import logfile
+from autonomic.supervisor.markers import Found
 from autonomic.supervisor.record import ProcessRecord
 
 
@@ -38,6 +44,7 @@ class ManagedProcess:
         self.platform = platform
         self.popen = popen
         self.exit_code: int | None = None
+        self.log_problem: str | None = None
 
     @property
     def adopted(self) -> bool:
@@ -47,31 +54,40 @@ class ManagedProcess:
     def spawn(
         cls, argv: list[str], cwd: str, env: dict[str, str], log_path: Path, platform: Platform
     ) -> ManagedProcess:
-        """Start `argv` detached, appending stdout and stderr to `log_path`."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            log.write(f"--- autonomic: starting {' '.join(argv)} at {iso_now()} ---\n".encode())
-            log.flush()
-            try:
-                popen = subprocess.Popen(
-                    argv,
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    **platform.detached_popen_kwargs(),
-                )
-            except (OSError, ValueError) as exc:
-                message = getattr(exc, "strerror", None) or str(exc)
-                log.write(f"--- autonomic: could not start: {message} ---\n".encode())
-                raise SpawnError(f"cannot start {argv[0]!r}: {message}") from exc
+        """Start `argv` detached, appending stdout and stderr to `log_path` (or, when the log cannot be
+        opened, to nowhere: the process still starts, and `log_problem` says why)."""
+        log, problem = _open_log(log_path)
+        _note(log, f"starting {' '.join(argv)} at {iso_now()}")
+        try:
+            popen = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                **platform.detached_popen_kwargs(),
+            )
+        except (OSError, ValueError) as exc:
+            message = getattr(exc, "strerror", None) or str(exc)
+            _note(log, f"could not start: {message}")
+            raise SpawnError(f"cannot start {argv[0]!r}: {message}") from exc
+        finally:
+            if log != subprocess.DEVNULL:
+                os.close(log)
         created = create_time(popen.pid) or time.time()
-        return cls(popen.pid, created, time.time(), list(argv), platform, popen)
+        process = cls(popen.pid, created, time.time(), list(argv), platform, popen)
+        process.log_problem = problem
+        return process
 
     @classmethod
     def adopt(cls, record: ProcessRecord, platform: Platform) -> ManagedProcess:
         return cls(record.pid, record.create_time, record.started_at, record.argv, platform)
+
+    @classmethod
+    def adopt_found(cls, found: Found, platform: Platform) -> ManagedProcess:
+        """A live process found by its mark (its record was missing or damaged)."""
+        return cls(found.pid, found.create_time, found.create_time, found.argv, platform)
 
     def record(self, service: str, spec_hash: str, restarts: int) -> ProcessRecord:
         return ProcessRecord(
@@ -102,7 +118,10 @@ class ManagedProcess:
         """`signal_name` to the whole group, SIGKILL after `timeout`; descendants that left the group
         (a daemon that called setsid) are found from a snapshot taken first, and killed too."""
         descendants = self._descendants()
-        self.platform.send_group(self.pid, signal_name)
+        if self.is_frozen():
+            timeout = 0.0  # a stopped process cannot act on a polite signal: no point waiting for it
+        else:
+            self.platform.send_group(self.pid, signal_name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wait_quietly(), timeout)
         self.platform.kill_group(self.pid)
@@ -112,6 +131,13 @@ class ManagedProcess:
         await self._wait_quietly()
         await asyncio.to_thread(psutil.wait_procs, descendants, 2.0)
 
+    def is_frozen(self) -> bool:
+        """Stopped (SIGSTOP, `T` state) or traced: it will not run again by itself."""
+        try:
+            return psutil.Process(self.pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+        except psutil.Error:
+            return False
+
     async def _wait_quietly(self) -> None:
         if self.is_alive():
             await self.wait()
@@ -119,7 +145,48 @@ class ManagedProcess:
             self.exit_code = self.popen.poll()
 
     def _descendants(self) -> list[psutil.Process]:
+        """The process's descendants, except an orchestrator one of them started (a watchdog bringing
+        the orchestrator back) and what runs under it: those must outlive the service."""
+        found: list[psutil.Process] = []
         try:
-            return list(psutil.Process(self.pid).children(recursive=True))
+            todo = [psutil.Process(self.pid)]
         except psutil.Error:
-            return []
+            return found
+        while todo:
+            try:
+                children = todo.pop().children()
+            except psutil.Error:
+                continue
+            kept = [child for child in children if not _is_orchestrator(child)]  # and not its services
+            found.extend(kept)
+            todo.extend(kept)
+        return found
+
+
+class Spawner(Protocol):
+    """How a service's process is started (a seam: tests can hand in their own)."""
+
+    def __call__(
+        self, argv: list[str], cwd: str, env: dict[str, str], log_path: Path, platform: Platform
+    ) -> ManagedProcess: ...
+
+
+def _is_orchestrator(proc: psutil.Process) -> bool:
+    try:
+        return "autonomic.supervisor" in proc.cmdline()
+    except psutil.Error:
+        return False
+
+
+def _open_log(path: Path) -> tuple[int, str | None]:
+    try:
+        return logfile.open_append(path), None
+    except OSError as exc:
+        return subprocess.DEVNULL, f"log {path}: {exc.strerror or exc}; output discarded"
+
+
+def _note(log: int, text: str) -> None:
+    if log == subprocess.DEVNULL:
+        return
+    with contextlib.suppress(OSError):  # a full disk: the service starts all the same
+        os.write(log, f"--- autonomic: {text} ---\n".encode())

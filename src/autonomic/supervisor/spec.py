@@ -7,38 +7,16 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from autonomic.probes.spec import ProbeKind, ProbeSpec
+from autonomic.supervisor.jobs import JobSpec
+
+__all__ = ["BackoffSpec", "JobSpec", "Plan", "ProbeKind", "ProbeSpec", "RestartPolicy", "ServiceSpec"]
+
 
 class RestartPolicy(StrEnum):
     ALWAYS = "always"
     ON_FAILURE = "on-failure"
     NEVER = "never"
-
-
-class ProbeKind(StrEnum):
-    HTTP = "http"
-    TCP = "tcp"
-    HEARTBEAT = "heartbeat"
-    COMMAND = "command"
-    PROCESS = "process"
-
-
-@dataclass(frozen=True)
-class ProbeSpec:
-    """A health probe. `target` is a URL (http), host:port (tcp), a path (heartbeat) or an argv (command)."""
-
-    kind: ProbeKind
-    target: str | list[str] = ""
-    interval: float = 5.0
-    timeout: float = 2.0
-    failures: int = 3
-    status_min: int = 200
-    status_max: int = 399
-    max_age: float = 60.0
-    cwd: str = ""
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ProbeSpec:
-        return cls(**{**raw, "kind": ProbeKind(raw["kind"])})
 
 
 @dataclass(frozen=True)
@@ -91,6 +69,7 @@ class Plan:
     services: list[ServiceSpec]
     log_max_bytes: int = 10 * 1024 * 1024
     log_keep: int = 5
+    jobs: list[JobSpec] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +81,7 @@ class Plan:
             services=[ServiceSpec.from_dict(s) for s in raw["services"]],
             log_max_bytes=raw.get("log_max_bytes", 10 * 1024 * 1024),
             log_keep=raw.get("log_keep", 5),
+            jobs=[JobSpec.from_dict(j) for j in raw.get("jobs", [])],
         )
 
     def service(self, name: str) -> ServiceSpec | None:

@@ -13,14 +13,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
 
+from autonomic.values import Capability
 from autonomic.worker import screen, vision
 from autonomic.worker.context import TaskContext
 from autonomic.worker.files import stamped
-from autonomic.worker.handler import Data, TaskFailed
+from autonomic.worker.outcome import Data, TaskFailed
 
 Params = dict[str, Any]
 Action = Callable[[TaskContext, Params], Awaitable[Data]]
-INPUT = "desktop-input"
+INPUT = Capability.DESKTOP_INPUT
 BUTTONS = ("left", "right", "middle")
 
 

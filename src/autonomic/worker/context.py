@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from autonomic.values import Capability
 from autonomic.worker.browser_pool import BrowserPool
 from autonomic.worker.files import FileGuard
-from autonomic.worker.handler import TaskFailed
+from autonomic.worker.outcome import TaskFailed
 from autonomic.worker.settings import WorkerSettings
 from autonomic.workspace import Workspace
 
@@ -52,13 +53,13 @@ class TaskContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     log: logging.Logger = log
 
-    def allowed(self, capability: str) -> bool:
+    def allowed(self, capability: Capability) -> bool:
         return capability in self.settings.allow
 
-    def require(self, capability: str, what: str) -> None:
+    def require(self, capability: Capability, what: str) -> None:
         """Fail the task unless `[worker].allow` lists `capability`."""
         if not self.allowed(capability):
-            raise TaskFailed(f"{what} is not allowed on this worker: add {capability!r} to [worker].allow")
+            raise TaskFailed(f"{what} is not allowed on this worker: add '{capability}' to [worker].allow")
 
     async def in_thread(self, fn: Callable[[], T]) -> T:
         """Run blocking `fn` in a daemon thread; a timeout abandons it (and sets `cancelled`) rather than

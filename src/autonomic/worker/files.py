@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from autonomic.worker.handler import TaskFailed
+from autonomic.worker.outcome import TaskFailed
 from autonomic.workspace import Workspace
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from autonomic.queue.errors import QueueAuthError, QueueServerError, QueueUnavailable
+from autonomic.errors import QueueAuthError, QueueServerError, QueueUnavailable
 
 log = logging.getLogger("autonomic.worker")
 DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)

@@ -15,14 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from autonomic.errors import TaskNotFound
-from autonomic.queue.errors import TaskConflict
+from autonomic.errors import TaskConflict, TaskNotFound
 from autonomic.worker.client import ClaimClient
 from autonomic.worker.link import Link, refused, unreachable
-from autonomic.worker.runner import Outcome
+from autonomic.worker.outcome import Outcome
 
 log = logging.getLogger("autonomic.worker")
-MAX_BATCH = 100
+MAX_BATCH = 500
 TRIES = 3
 Item = tuple[str, Outcome]
 

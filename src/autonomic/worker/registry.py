@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
 from autonomic.errors import UsageError
-from autonomic.worker.handler import Registered, register
+from autonomic.values import Capability
 from autonomic.worker.handlers import basic, browser, http, python, rpa, shell
+from autonomic.worker.protocol import Registered, register
 from autonomic.worker.settings import WorkerSettings
 
 log = logging.getLogger("autonomic.worker")
@@ -23,17 +24,17 @@ GROUP = "autonomic.handlers"
 
 def builtins() -> list[Registered]:
     """Every built-in handler, each with the capability it needs (None: always on)."""
-    table: list[tuple[str, object, str | None]] = [
+    table: list[tuple[str, object, Capability | None]] = [
         ("ping", basic.ping, None),
         ("health_check", basic.health_check, None),
         ("rpa", rpa.rpa, None),
         ("rpa_command", rpa.rpa, None),
         *((name, rpa.shorthand(name), None) for name in rpa.SHORTHANDS),
         ("benchmark_test", rpa.benchmark_test, None),
-        ("browser", browser.browser, "browser"),
-        ("http", http.http, "http"),
-        ("python", python.python, "python"),
-        ("shell", shell.shell, "shell"),
+        ("browser", browser.browser, Capability.BROWSER),
+        ("http", http.http, Capability.HTTP),
+        ("python", python.python, Capability.PYTHON),
+        ("shell", shell.shell, Capability.SHELL),
     ]
     return [
         Registered(reg.type, reg.handler, capability, reg.is_async)
@@ -80,7 +81,7 @@ class Registry:
 
     def _add(self, registered: Registered, settings: WorkerSettings) -> None:
         if registered.capability and registered.capability not in settings.allow:
-            self.skipped[registered.type] = f"needs {registered.capability!r} in [worker].allow"
+            self.skipped[registered.type] = f"needs '{registered.capability}' in [worker].allow"
             return
         self.handlers[registered.type] = registered
 

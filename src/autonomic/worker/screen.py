@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autonomic.worker.handler import TaskFailed
+from autonomic.worker.outcome import TaskFailed
 
 if TYPE_CHECKING:
     from PIL.Image import Image

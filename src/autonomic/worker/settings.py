@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from autonomic.values import Capability, Duration, Lease, PositiveDuration, PositiveWait
 
-from autonomic.units import parse_duration
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Capability = Literal["browser", "desktop-input", "shell", "python", "http"]
+DEFAULT_PREFETCH = 4
 
 
 class WorkerSettings(BaseModel):
@@ -25,15 +22,20 @@ class WorkerSettings(BaseModel):
     enabled: bool = True
     name: str | None = None
     concurrency: int = Field(2, ge=1, le=256)
+    prefetch: int = Field(DEFAULT_PREFETCH, ge=0, le=1000)
+    """Tasks held in reserve per slot beyond the running ones (Celery's prefetch multiplier): claimed
+    in one request, started the moment a slot frees. 0 claims only for free slots (long tasks)."""
     allow: list[Capability] = Field(default_factory=list)
-    task_timeout: Duration = 300.0
+    task_timeout: PositiveDuration = 300.0
     server: str | None = None
+    """Another host's queue server ("http://host:8091"); default: this workspace's [queue]."""
     types: list[str] = Field(default_factory=list)
     """Claim only these task types (default: every type this worker has an allowed handler for)."""
-    lease: Duration = Field(60.0, gt=0)
-    """The lease asked for on each claim; a running task's lease is extended every third of it."""
-    poll_wait: Duration = Field(20.0, ge=0)
-    """How long one claim request waits on the server for a task (long-poll)."""
+    lease: Lease = 60.0
+    """The lease asked for on each claim; a held task's lease is extended before a third of it is left."""
+    poll_wait: PositiveWait = 55.0
+    """How long one claim request waits on the server for a task (long-poll; the server caps it at its
+    [queue] max_wait). An idle worker sends one request per poll_wait, nothing in between."""
     drain_timeout: Duration = 20.0
     """On SIGTERM: how long running tasks may take to finish before they are released."""
     python_modules: list[str] = Field(default_factory=list)
@@ -50,6 +52,8 @@ class WorkerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> WorkerSettings:
+        if self.server is not None and not self.server.startswith(("http://", "https://")):
+            raise ValueError(f"server must be an http:// or https:// URL, got {self.server!r}")
         for pattern in self.python_modules:
             if not pattern or pattern.startswith(".") or pattern.endswith(".") or pattern == "*":
                 raise ValueError(f"python_modules: {pattern!r} is not a module name or 'package.*'")

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from autonomic.worker.handler import TaskFailed
+from autonomic.worker.outcome import TaskFailed
 from autonomic.worker.screen import EXTRA_HINT
 
 if TYPE_CHECKING:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from autonomic.queue.schemas import (
     BatchAccepted,
@@ -21,6 +21,8 @@ from autonomic.queue.schemas import (
     WorkerInfo,
     WorkerList,
 )
+from autonomic.queue.server import views
+from autonomic.queue.server.origin_routes import Cursor, PageSize
 from autonomic.queue.server.respond import (
     Service,
     WorkerName,
@@ -31,7 +33,8 @@ from autonomic.queue.server.respond import (
 )
 from autonomic.queue.server.service import QueueService
 from autonomic.queue.server.waiters import Receive
-from autonomic.queue.store.base import Submission
+from autonomic.queue.store.base import PAGE_MAX
+from autonomic.queue.store.records import Submission
 from autonomic.queue.task import TaskStatus
 
 router = APIRouter(tags=["native"])
@@ -47,7 +50,7 @@ async def create_batch(body: TaskBatch, service: Service) -> Response:
     if len(body.tasks) > service.settings.max_batch:
         raise _too_many(len(body.tasks), service.settings.max_batch)
     created = await service.create([service.new_task(task) for task in body.tasks])
-    return respond(Tasks(tasks=[c.task for c in created], count=len(created)))
+    return respond(Tasks(tasks=[views.task(c.task) for c in created], count=len(created)))
 
 
 @router.post("/api/tasks/claim", response_model=Tasks)
@@ -86,7 +89,7 @@ async def submit_many(service: QueueService, body: ResultBatch, worker: str | No
     return BatchAccepted(
         accepted=[o.task_id for o in outcomes if o.accepted],
         rejected=[
-            Rejected(task_id=o.task_id, status_code=o.status_code, detail=o.detail)
+            Rejected(task_id=o.task_id, status_code=views.VERDICT_STATUS[o.verdict], detail=o.detail)
             for o in outcomes
             if not o.accepted
         ],
@@ -96,7 +99,7 @@ async def submit_many(service: QueueService, body: ResultBatch, worker: str | No
 @router.post("/api/tasks/{task_id}/extend", response_model=Extended)
 async def extend(task_id: str, body: Extend, service: Service, worker: WorkerName = None) -> Response:
     """Keep holding a task: `extended` is false when the caller no longer holds its lease."""
-    task = await service.call(service.store.extend, task_id, worker_name(worker), body.lease, body.attempt)
+    task = await service.extend(task_id, worker_name(worker), body.lease, body.attempt)
     return respond(
         Extended(extended=task is not None, lease_expires_at=task.lease_expires_at if task else None)
     )
@@ -111,14 +114,14 @@ async def release(task_id: str, body: Release, service: Service, worker: WorkerN
 @router.post("/api/tasks/{task_id}/cancel", response_model=Task, responses=CONFLICTS)
 async def cancel(task_id: str, service: Service) -> Response:
     """Cancel a pending, leased or dead task. A worker holding it learns so when it extends or answers."""
-    return respond(await service.call(service.store.cancel, task_id))
+    return respond(await service.cancel(task_id))
 
 
 @router.get("/api/dlq", response_model=Tasks)
-async def dead_letters(service: Service, limit: Annotated[int, Query(ge=0, le=100_000)] = 1000) -> Response:
-    """Tasks that ran out of attempts, oldest first."""
-    tasks = await service.call(service.store.tasks, TaskStatus.DEAD, [], limit)
-    return respond(Tasks(tasks=tasks, count=len(tasks)))
+async def dead_letters(service: Service, limit: PageSize = PAGE_MAX, cursor: Cursor = None) -> Response:
+    """Tasks that ran out of attempts, oldest first (paged like /api/tasks)."""
+    tasks, following = await service.tasks(TaskStatus.DEAD, [], limit, cursor)
+    return respond(Tasks(tasks=tasks, count=len(tasks), next_cursor=following))
 
 
 @router.post("/api/dlq/{task_id}/requeue", response_model=Task, responses=CONFLICTS)
@@ -135,10 +138,11 @@ async def heartbeat(body: WorkerInfo, service: Service) -> Response:
 
 
 @router.get("/api/workers", response_model=WorkerList)
-async def workers(service: Service) -> Response:
-    """Every worker heard from recently, and whether it still counts as live."""
-    found = await service.workers()
-    return respond(WorkerList(workers=found, count=len(found), live=sum(1 for w in found if w.live)))
+async def workers(service: Service, limit: PageSize = PAGE_MAX, cursor: Cursor = None) -> Response:
+    """Workers heard from recently, by name, and whether each still counts as live (paged)."""
+    found, following = await service.workers(limit, cursor)
+    live = sum(1 for w in found if w.live)
+    return respond(WorkerList(workers=found, count=len(found), live=live, next_cursor=following))
 
 
 def _too_many(given: int, limit: int) -> HTTPException:

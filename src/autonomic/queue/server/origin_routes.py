@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 
+from autonomic import values
 from autonomic.queue.schemas import (
-    MAX_WAIT,
     Health,
     Inflight,
     InflightList,
@@ -25,6 +24,7 @@ from autonomic.queue.schemas import (
     TaskCreated,
     TaskList,
 )
+from autonomic.queue.server import pages, views
 from autonomic.queue.server.respond import (
     Service,
     WorkerName,
@@ -37,24 +37,27 @@ from autonomic.queue.server.respond import (
 )
 from autonomic.queue.server.service import QueueService
 from autonomic.queue.server.waiters import Receive
-from autonomic.queue.store.base import Created, Submission
+from autonomic.queue.store.base import PAGE_MAX
+from autonomic.queue.store.records import Created, Submission
 from autonomic.queue.task import Priority, TaskStatus
 
 router = APIRouter()
-Wait = Annotated[float, Query(ge=0, le=MAX_WAIT, description="Long-poll: seconds to wait (native).")]
-Lease = Annotated[float | None, Query(gt=0, le=86400, description="Lease seconds for this claim (native).")]
+Wait = Annotated[values.Wait, Query(description="Long-poll: seconds to wait (native).")]
+Lease = Annotated[values.Lease | None, Query(description="Lease seconds for this claim (native).")]
 Types = Annotated[str | None, Query(description="Only these task types, comma-separated (native).")]
-Limit = Annotated[int | None, Query(ge=0, le=100_000)]
+Limit = Annotated[int | None, Query(ge=0, le=1_000_000_000, description=f"At most {PAGE_MAX} are returned.")]
+PageSize = Annotated[int, Query(ge=0, le=1_000_000_000, description=f"At most {PAGE_MAX} are returned.")]
+Cursor = Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page.")]
 
 
 def _created(created: Created) -> TaskCreated:
-    task = created.task
+    task = views.task(created.task)
     return TaskCreated(
         task_id=task.task_id,
         id=task.id,
         priority=task.priority,
         queue_position=created.position,
-        message="Task created" if created.created else "Task already exists (same idempotency_key)",
+        message="Task created" if created.created else f"already queued as {task.task_id}",
         created=created.created,
         task=task,
     )
@@ -161,52 +164,47 @@ async def list_tasks(
     service: Service,
     status: TaskStatus = TaskStatus.PENDING,
     types: Types = None,
-    limit: Annotated[int, Query(ge=0, le=100_000)] = 1000,
+    limit: PageSize = PAGE_MAX,
+    cursor: Cursor = None,
 ) -> Response:
-    """Pending tasks in claim order (or another `status`), in both shapes the original clients read."""
-    tasks = await service.call(service.store.tasks, status, split_types(types), limit)
-    counts = await service.call(service.store.counts)
-    by = {p: [t for t in tasks if t.priority is p] for p in Priority}
-    return respond(
-        TaskList(
-            queue=tasks,
-            queue_size=counts.of(status),
-            queue_urgent=by[Priority.URGENT],
-            queue_normal=by[Priority.NORMAL],
-            queue_low=by[Priority.LOW],
-            total_queue_size=counts.of(status),
-            count=len(tasks),
-        )
-    )
+    """Pending tasks in claim order (or another `status`), in both shapes the original clients read.
+
+    One page of at most 1,000 tasks (`limit` above that is served as 1,000); `next_cursor` fetches the
+    next page, and is null on the last one."""
+    body = await pages.task_list(service, status, split_types(types), limit, cursor)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/inflight", response_model=InflightList, tags=["origin"])
-async def inflight(service: Service) -> Response:
-    """Tasks currently leased, with who holds them and for how long."""
-    tasks = await service.call(service.store.tasks, TaskStatus.LEASED, [], 100_000)
-    items = [_inflight(task) for task in tasks]
-    return respond(InflightList(inflight=items, count=len(items)))
+async def inflight(service: Service, limit: PageSize = PAGE_MAX, cursor: Cursor = None) -> Response:
+    """Tasks currently leased, with who holds them and for how long (paged like /api/tasks)."""
+    tasks, following = await service.tasks(TaskStatus.LEASED, [], limit, cursor)
+    now = service.clock.time()
+    items = [_inflight(task, now) for task in tasks]
+    return respond(InflightList(inflight=items, count=len(items), next_cursor=following))
 
 
-def _inflight(task: Task) -> Inflight:
-    leased = task.leased_at.timestamp() if task.leased_at else time.time()
+def _inflight(task: Task, now: float) -> Inflight:
+    leased = task.leased_at.timestamp() if task.leased_at else now
     return Inflight(
         task_id=task.task_id,
         type=task.type,
         leased_at=task.leased_at,
         worker=task.worker,
-        age_sec=round(max(time.time() - leased, 0.0), 3),
+        age_sec=round(max(now - leased, 0.0), 3),
         lease_expires_at=task.lease_expires_at,
         attempts=task.attempts,
     )
 
 
 @router.get("/api/results", response_model=ResultList, tags=["origin"])
-async def list_results(service: Service, count: Limit = None, limit: Limit = None) -> Response:
-    """The newest results first; clients send `count=` or `limit=` (default 100)."""
+async def list_results(
+    service: Service, count: Limit = None, limit: Limit = None, cursor: Cursor = None
+) -> Response:
+    """The newest results first; clients send `count=` or `limit=` (default 100, at most 1,000 a page)."""
     wanted = limit if limit is not None else count if count is not None else 100
-    results = await service.call(service.store.results, wanted)
-    return respond(ResultList(results=results, count=len(results)))
+    results, following = await service.results_page(wanted, cursor)
+    return respond(ResultList(results=results, count=len(results), next_cursor=following))
 
 
 @router.get(
@@ -243,7 +241,7 @@ async def create_older(body: Annotated[LegacyTaskCreate, Body()], service: Servi
     """Older clients: `{task_type, data, requester}` answered with the created task."""
     fallback = None if body.priority is None else Priority.lenient(body.priority)
     new = service.new_task(TaskCreate(type=body.task_type, data=body.data), fallback)
-    return respond((await service.create([new]))[0].task)
+    return respond(views.task((await service.create([new]))[0].task))
 
 
 @router.get(
@@ -254,4 +252,4 @@ async def create_older(body: Annotated[LegacyTaskCreate, Body()], service: Servi
 )
 async def get_task(task_id: str, service: Service) -> Response:
     """One task in any status."""
-    return respond(await service.call(service.store.get, task_id))
+    return respond(await service.get(task_id))

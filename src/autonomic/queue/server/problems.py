@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from autonomic.errors import QueueError, StateError, TaskNotFound
-from autonomic.queue.errors import TaskConflict
+from autonomic.errors import QueueError, StateError, TaskConflict, TaskNotFound
+from autonomic.queue.store.records import BadCursor
 
 log = logging.getLogger("autonomic.queue")
 
@@ -13,6 +13,7 @@ log = logging.getLogger("autonomic.queue")
 ERROR_STATUS: dict[type[Exception], int] = {
     TaskNotFound: 404,
     TaskConflict: 409,
+    BadCursor: 422,
     StateError: 503,
     QueueError: 400,
 }

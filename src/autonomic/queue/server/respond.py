@@ -10,8 +10,9 @@ from fastapi import Depends, Header, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from autonomic.queue.server.service import QueueService
+from autonomic.queue.server.views import VERDICT_STATUS
 from autonomic.queue.server.waiters import Hangup, Receive
-from autonomic.queue.store.base import Outcome
+from autonomic.queue.store.records import Outcome
 
 
 async def _service(request: Request) -> QueueService:
@@ -42,7 +43,7 @@ def respond(model: BaseModel, status_code: int = 200) -> Response:
 def raise_for(outcome: Outcome) -> None:
     """Turn a refused result into its HTTP error (404 unknown task, 409 already answered)."""
     if not outcome.accepted:
-        raise HTTPException(outcome.status_code, outcome.detail)
+        raise HTTPException(VERDICT_STATUS[outcome.verdict], outcome.detail)
 
 
 def split_types(types: str | None) -> list[str]:

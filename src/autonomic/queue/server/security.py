@@ -2,13 +2,15 @@
 
 In order: a Host that is not ours (DNS rebinding), a cross-site browser request, a missing or wrong
 token, a state-changing `next` without `X-Worker-Name`, a body that is not JSON (the `text/plain`
-CSRF hole), a body over the size limit. Each refusal is a 4xx JSON `{"detail": ...}`.
+CSRF hole), a body over the size limit, a string no store can hold (a lone UTF-16 surrogate such as
+`"\\ud800"`: valid JSON, but not Unicode text). Each refusal is a 4xx JSON `{"detail": ...}`.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -25,6 +27,8 @@ OPEN_PATHS = frozenset({"/api/health", "/health", "/openapi.json", "/docs", "/do
 CLAIM_PATHS = frozenset({"/api/tasks/next", "/api/tasks/claim"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+# A JSON escape of a UTF-16 surrogate (paired or not): only bodies with one are decoded and looked into.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class Refused(Exception):
@@ -109,12 +113,10 @@ class Guard:
             raise Refused(415, f"request bodies must be application/json, not {media or 'untyped'}")
         if length is not None and int(length) > self.max_body:
             raise Refused(413, f"body of {length} bytes is over the limit of {self.max_body} bytes")
-        if length is None:
-            return await self._buffered(receive)
-        return receive
+        return await self._buffered(receive)
 
     async def _buffered(self, receive: Receive) -> Receive:
-        """A chunked body has no length up front: read it, counting, and replay it to the app."""
+        """Read the body (counting: a chunked one has no length up front), look it over, replay it."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -128,7 +130,14 @@ class Guard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return replay_body(b"".join(chunks), receive)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if not body.isascii() and not _is_utf8(body):
+            raise Refused(422, "the body is not UTF-8 text (JSON must be)")
+        if SURROGATE_ESCAPE.search(body) is not None and _has_lone_surrogate(body):
+            raise Refused(
+                422, "the body holds a string that is not valid Unicode (a lone surrogate such as \\ud800)"
+            )
+        return replay_body(body, receive)
 
     def _token_given(self, headers: dict[str, str]) -> bool:
         return "authorization" in headers or "x-autonomic-token" in headers
@@ -141,6 +150,36 @@ class Guard:
         if scheme.lower() == "bearer":
             given = value.strip()
         return hmac.compare_digest(given.encode("latin-1"), self.token)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _has_lone_surrogate(body: bytes) -> bool:
+    """True if the JSON `body` decodes to a string (or key) holding an unpaired surrogate."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return False  # not JSON (or absurdly deep): the route's validation answers that
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _host_name(host: str) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from autonomic.clock import Clock
 from autonomic.errors import ConfigError
-from autonomic.queue.store.base import Policy, Store
+from autonomic.queue.store.base import PAGE_MAX, Policy, Store
 
-__all__ = ["Policy", "Store", "open_store"]
+__all__ = ["PAGE_MAX", "Policy", "Store", "open_store"]
 
 
 def open_store(
@@ -32,11 +32,17 @@ def open_store(
         return SqliteStore(path, clock=clock, policy=policy, sync=sync)
     scheme = url.split(":", 1)[0]
     if scheme in ("postgres", "postgresql"):
-        raise ConfigError(
-            "autonomic.toml: queue.store: the PostgreSQL store is not part of this version yet; "
-            "remove the key to use SQLite under .autonomic/"
-        )
-    raise ConfigError(f"autonomic.toml: queue.store: unknown store {scheme!r}; expected sqlite:///path")
+        try:
+            from autonomic.queue.store.postgres.store import open_postgres
+        except ImportError:
+            raise ConfigError(
+                "autonomic.toml: queue.store: a postgresql:// store needs the driver: "
+                "pip install 'autonomic[postgres]'"
+            ) from None
+        return open_postgres(url, root=root, clock=clock, policy=policy)
+    raise ConfigError(
+        f"autonomic.toml: queue.store: unknown store {scheme!r}; expected sqlite:///path or postgresql://..."
+    )
 
 
 def _sqlite_path(url: str, root: Path) -> Path:

@@ -7,7 +7,7 @@ import sys
 
 from autonomic.clock import iso_now
 from autonomic.worker.context import TaskContext
-from autonomic.worker.handler import Data
+from autonomic.worker.outcome import Data
 
 
 async def ping(ctx: TaskContext) -> Data:

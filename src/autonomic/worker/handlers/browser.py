@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from autonomic.worker.context import TaskContext
 from autonomic.worker.files import stamped
-from autonomic.worker.handler import Data, TaskFailed
+from autonomic.worker.outcome import Data, TaskFailed
 
 Step = dict[str, Any]
 SCHEMES = ("http", "https")

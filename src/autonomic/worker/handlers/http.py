@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import httpx
 
 from autonomic.worker.context import TaskContext
-from autonomic.worker.handler import Data, TaskFailed
+from autonomic.worker.outcome import Data, TaskFailed
 
 MAX_BODY = 1024 * 1024
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from autonomic.worker.context import TaskContext
-from autonomic.worker.handler import Data, TaskFailed
+from autonomic.worker.outcome import Data, TaskFailed
 
 TARGET = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<function>[A-Za-z_][\w.]*)$")
 

@@ -11,7 +11,7 @@ from autonomic.worker import screen
 from autonomic.worker.actions import ACTIONS, INPUT, INPUT_ACTIONS, Params
 from autonomic.worker.context import TaskContext
 from autonomic.worker.files import stamped
-from autonomic.worker.handler import Data, TaskFailed
+from autonomic.worker.outcome import Data, TaskFailed
 
 SHORTHANDS = ("screenshot", "ocr", "wait", "open_browser")
 RETRY_PAUSE = 0.5

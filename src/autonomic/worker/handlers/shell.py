@@ -10,16 +10,15 @@ process group is killed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import os
 import shlex
-import signal
 from pathlib import Path
 from typing import Any
 
+from autonomic import platform
 from autonomic.worker.context import TaskContext
-from autonomic.worker.handler import Data, TaskFailed
+from autonomic.worker.outcome import Data, TaskFailed
 
 MAX_OUTPUT = 64 * 1024
 
@@ -41,7 +40,7 @@ async def shell(ctx: TaskContext) -> Data:
             *argv,
             cwd=_cwd(ctx),
             env=_env(ctx.data.get("env")),
-            start_new_session=True,
+            **platform.current().detached_popen_kwargs(),
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -93,11 +92,7 @@ def _env(extra: Any) -> dict[str, str]:
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
+    platform.current().kill_group(process.pid)
 
 
 def _cut(raw: bytes) -> str:

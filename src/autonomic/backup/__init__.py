@@ -1,0 +1,1 @@
+"""Daily snapshots of a workspace: build, verify, restore, retention."""

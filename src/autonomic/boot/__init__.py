@@ -1,0 +1,2 @@
+"""Starting the orchestrator at logon: the `[boot]` settings (registration itself is in
+`autonomic.platform.registration`)."""

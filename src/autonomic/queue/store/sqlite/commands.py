@@ -1,0 +1,204 @@
+"""The store's commands on tasks: create, claim, extend, unclaim, release, submit, cancel, requeue.
+
+Each function runs inside one `Tx` opened by `SqliteStore`; status changes go through `Tx.move`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+from autonomic.errors import TaskConflict
+from autonomic.queue.store.records import Created, NewTask, Outcome, Submission, TaskRecord, Verdict
+from autonomic.queue.store.sqlite import rows
+from autonomic.queue.store.sqlite.connection import types_clause
+from autonomic.queue.store.sqlite.engine import Tx
+from autonomic.queue.store.sqlite.rows import Row
+from autonomic.queue.task import Priority, TaskStatus
+
+log = logging.getLogger("autonomic.queue.store")
+
+
+def create(tx: Tx, tasks: Sequence[NewTask]) -> list[Created]:
+    out: list[Created] = []
+    ahead = _pending_by_rank(tx)
+    for new in tasks:
+        if new.idempotency_key and (row := tx.one("idempotency_key = ?", new.idempotency_key)):
+            out.append(Created(rows.task(row), False, _position(tx, row)))
+            continue
+        row = _insert(tx, new)
+        rank = new.priority.rank
+        ahead[rank] += 1
+        out.append(Created(rows.task(row), True, sum(ahead[r] for r in range(rank + 1))))
+    return out
+
+
+def claim(tx: Tx, worker: str, types: Sequence[str], limit: int, lease: float | None) -> list[TaskRecord]:
+    expires = tx.now + (tx.policy.lease if lease is None else lease)
+    where, args = types_clause(types)
+    ready = tx.db.execute(
+        f"SELECT * FROM tasks INDEXED BY tasks_claim WHERE status = 'pending' AND run_at <= ? {where} "  # noqa: S608 - fixed SQL
+        "ORDER BY priority, seq LIMIT ?",
+        (tx.now, *args, limit),
+    ).fetchall()
+    return tx.move(
+        ready,
+        TaskStatus.LEASED,
+        lambda row: {
+            "worker": worker,
+            "leased_at": tx.now,
+            "lease_expires_at": expires,
+            "attempts": row["attempts"] + 1,
+        },
+    )
+
+
+def extend(tx: Tx, task_id: str, worker: str, lease: float, attempt: int | None) -> TaskRecord | None:
+    row = tx.one("id = ?", task_id)
+    if row is None or row["status"] != TaskStatus.LEASED or row["worker"] != worker:
+        return None
+    if attempt is not None and row["attempts"] != attempt:
+        return None
+    row["lease_expires_at"] = tx.now + lease
+    tx.db.execute("UPDATE tasks SET lease_expires_at = ? WHERE id = ?", (row["lease_expires_at"], task_id))
+    return rows.task(row)
+
+
+def unclaim(tx: Tx, worker: str, task_ids: Sequence[str]) -> list[TaskRecord]:
+    held = [
+        row
+        for task_id in task_ids
+        if (row := tx.one("id = ? AND status = 'leased' AND worker = ?", task_id, worker))
+    ]
+    return tx.move(
+        held,
+        TaskStatus.PENDING,
+        lambda row: {
+            "attempts": row["attempts"] - 1,
+            "worker": None,
+            "leased_at": None,
+            "lease_expires_at": None,
+        },
+    )
+
+
+def release(tx: Tx, task_id: str, worker: str, delay: float, error: str | None) -> TaskRecord:
+    row = tx.task_row(task_id)
+    if row["status"] != TaskStatus.LEASED:
+        raise TaskConflict(f"task {task_id} is {row['status']}, not leased: nothing to release")
+    if row["worker"] != worker:
+        raise TaskConflict(f"task {task_id} is leased by {row['worker']!r}, not {worker!r}")
+    return tx.retry([row], lambda _: delay, error or "released by the worker")[0]
+
+
+def submit(tx: Tx, result: Submission) -> Outcome:
+    row = tx.one("id = ?", result.task_id)
+    if row is None:
+        return Outcome(result.task_id, Verdict.UNKNOWN, f"no task {result.task_id}")
+    status = TaskStatus(row["status"])
+    if status.final:
+        detail = f"task {result.task_id} is already {status}; the first result stands"
+        return Outcome(result.task_id, Verdict.FINISHED, detail)
+    if status is TaskStatus.PENDING and row["attempts"] == 0:
+        detail = f"task {result.task_id} has not been handed to any worker yet"
+        return Outcome(result.task_id, Verdict.NOT_HANDED_OUT, detail)
+    if status is not TaskStatus.LEASED or (result.worker and row["worker"] != result.worker):
+        log.warning(
+            "task %s: late result from %r accepted (task was %s, held by %r)",
+            result.task_id,
+            result.worker,
+            status,
+            row["worker"],
+        )
+    task = tx.move(
+        [row],
+        TaskStatus.DONE if result.success else TaskStatus.FAILED,
+        lambda _: {
+            "success": int(result.success),
+            "result_data": None if result.data is None else rows.dump(result.data),
+            "result_error": result.error,
+            "finished_at": tx.now,
+            "lease_expires_at": None,
+            "worker": result.worker or row["worker"],
+            "duration_ms": _duration_ms(tx, row, result),
+        },
+    )[0]
+    return Outcome(result.task_id, Verdict.ACCEPTED, "Result submitted", task)
+
+
+def cancel(tx: Tx, task_id: str) -> TaskRecord:
+    row = tx.task_row(task_id)
+    if TaskStatus(row["status"]).final:
+        raise TaskConflict(f"task {task_id} is already {row['status']}")
+    return tx.move([row], TaskStatus.CANCELLED, lambda _: {"finished_at": tx.now, "lease_expires_at": None})[
+        0
+    ]
+
+
+def requeue(tx: Tx, task_id: str) -> TaskRecord:
+    row = tx.task_row(task_id)
+    if row["status"] != TaskStatus.DEAD:
+        raise TaskConflict(f"task {task_id} is {row['status']}, not in the dead-letter queue")
+    return tx.move(
+        [row],
+        TaskStatus.PENDING,
+        lambda _: {
+            "attempts": 0,
+            "seq": tx.seq.next(),
+            "run_at": tx.now,
+            "worker": None,
+            "finished_at": None,
+        },
+    )[0]
+
+
+def _duration_ms(tx: Tx, row: Row, result: Submission) -> float | None:
+    """What the worker reported; else the time from the claim to this result, as the store saw it."""
+    reported = rows.reported_duration_ms(result.data)
+    if reported is not None or row["leased_at"] is None:
+        return reported
+    return round(max(tx.now - float(row["leased_at"]), 0.0) * 1000.0, 3)
+
+
+def _insert(tx: Tx, new: NewTask) -> Row:
+    row: Row = {
+        "id": str(uuid.uuid4()),
+        "type": new.type,
+        "data": rows.dump(new.data),
+        "priority": new.priority.rank,
+        "status": TaskStatus.PENDING.value,
+        "seq": tx.seq.next(),
+        "created_at": tx.now,
+        "run_at": tx.now if new.run_at is None else new.run_at,
+        "attempts": 0,
+        "max_attempts": tx.policy.max_attempts if new.max_attempts is None else new.max_attempts,
+        "idempotency_key": new.idempotency_key,
+    }
+    tx.db.execute(
+        "INSERT INTO tasks(id, type, data, priority, status, seq, created_at, run_at, attempts, "
+        "max_attempts, idempotency_key) VALUES (:id, :type, :data, :priority, :status, :seq, "
+        ":created_at, :run_at, :attempts, :max_attempts, :idempotency_key)",
+        row,
+    )
+    return row
+
+
+def _pending_by_rank(tx: Tx) -> dict[int, int]:
+    found = tx.db.execute(
+        "SELECT priority, SUM(n) AS n FROM counts WHERE status = 'pending' GROUP BY priority"
+    ).fetchall()
+    ahead = {p.rank: 0 for p in Priority}
+    ahead.update({r["priority"]: int(r["n"]) for r in found})
+    return ahead
+
+
+def _position(tx: Tx, row: Row) -> int:
+    if row["status"] != TaskStatus.PENDING:
+        return 0
+    found = tx.db.execute(
+        "SELECT COUNT(*) AS n FROM tasks WHERE status = 'pending' "
+        "AND (priority < ? OR (priority = ? AND seq <= ?))",
+        (row["priority"], row["priority"], row["seq"]),
+    ).fetchone()
+    return int(found["n"])

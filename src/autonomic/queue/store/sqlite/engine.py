@@ -1,0 +1,106 @@
+"""The transition engine: the one place that changes a task's status, checked against `TRANSITIONS`.
+
+Every command runs in a `Tx`: the connection inside an open transaction, the store's `now` for that
+transaction, its policy, and the claim-order sequence (`seq`) a task gets whenever it joins the back
+of the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autonomic.errors import StoreError, TaskNotFound
+from autonomic.queue.store.base import Policy
+from autonomic.queue.store.records import TaskRecord
+from autonomic.queue.store.sqlite import rows
+from autonomic.queue.store.sqlite.rows import Row
+from autonomic.queue.task import TaskStatus, check_transition
+
+log = logging.getLogger("autonomic.queue.store")
+
+
+class SeqCounter:
+    """The next `seq`: kept in memory, which is safe because the file lock makes us the only writer."""
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+
+    def next(self) -> int:
+        self.last += 1
+        return self.last
+
+
+@dataclass
+class Tx:
+    db: sqlite3.Connection
+    now: float
+    policy: Policy
+    seq: SeqCounter
+    path: Path
+
+    def one(self, where: str, *args: Any) -> Row | None:
+        found: Row | None = self.db.execute(f"SELECT * FROM tasks WHERE {where}", args).fetchone()  # noqa: S608
+        return found
+
+    def task_row(self, task_id: str) -> Row:
+        """The task's row; `TaskNotFound` when there is none."""
+        row = self.one("id = ?", task_id)
+        if row is None:
+            raise TaskNotFound(f"no task {task_id}")
+        return row
+
+    def move(self, found: Sequence[Row], to: TaskStatus, changes: Callable[[Row], Row]) -> list[TaskRecord]:
+        """Move each row to status `to` with its column `changes`, after checking the transition is legal."""
+        if not found:
+            return []
+        planned = [(row, changes(row)) for row in found]
+        for row, _ in planned:
+            check_transition(TaskStatus(row["status"]), to)
+        columns = list(planned[0][1])
+        assignments = "".join(f", {column} = ?" for column in columns)
+        updated = self.db.executemany(
+            f"UPDATE tasks SET status = ?{assignments} WHERE id = ? AND status = ?",  # noqa: S608 - our columns
+            [(to.value, *(change[c] for c in columns), row["id"], row["status"]) for row, change in planned],
+        ).rowcount
+        if updated != len(planned):
+            raise StoreError(f"{self.path}: {len(planned) - updated} task(s) changed under a transaction")
+        if log.isEnabledFor(logging.DEBUG):
+            for row in found:
+                log.debug("task %s: %s -> %s", row["id"], row["status"], to)
+        return [rows.task({**row, **change, "status": to.value}) for row, change in planned]
+
+    def retry(self, held: Sequence[Row], delay: Callable[[Row], float], error: str) -> list[TaskRecord]:
+        """Put leased tasks back at the end of the queue after `delay`, or into the DLQ if out of attempts."""
+        spent = [row for row in held if row["attempts"] >= row["max_attempts"]]
+        again = [row for row in held if row["attempts"] < row["max_attempts"]]
+        for row in spent:
+            log.warning(
+                "task %s (%s): dead-lettered after %d attempts: %s",
+                row["id"],
+                row["type"],
+                row["attempts"],
+                error,
+            )
+        # A dead task's finished_at is when it died: retention evicts it like a finished one.
+        dead = self.move(
+            spent,
+            TaskStatus.DEAD,
+            lambda _: {"lease_expires_at": None, "last_error": error, "finished_at": self.now},
+        )
+        requeued = self.move(
+            again,
+            TaskStatus.PENDING,
+            lambda row: {
+                "seq": self.seq.next(),
+                "run_at": self.now + delay(row),
+                "worker": None,
+                "lease_expires_at": None,
+                "last_error": error,
+            },
+        )
+        return dead + requeued

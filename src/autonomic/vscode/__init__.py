@@ -1,0 +1,1 @@
+"""The SEED.md VS Code tasks, merged into the workspace's `.vscode/tasks.json`."""
