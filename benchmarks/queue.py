@@ -3,6 +3,7 @@
 Run (one command, from the repo root):
 
     .venv/bin/python benchmarks/queue.py            # --tasks 10000 --round-trips 500 --repeat 3
+    .venv/bin/python benchmarks/queue.py --only rt  # the round trips alone (default worker, huey, Celery)
 
 It installs its peers if they are missing (huey and celery[redis] into this interpreter's
 environment with pip; redis-server with apt-get), starts redis-server on a free loopback port and

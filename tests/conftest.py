@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import kill_tree, workspace_pids
+from tests.postgres.fixtures import pg_cluster, pg_database, pg_url  # noqa: F401 - one cluster a session
 
 
 @pytest.fixture

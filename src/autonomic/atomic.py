@@ -25,7 +25,7 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_text(path: Path, text: str, mode: int = 0o600) -> None:
@@ -36,7 +36,8 @@ def write_json(path: Path, value: Any, mode: int = 0o600) -> None:
     write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n", mode)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make the entries of `folder` (new names, renames) durable; a no-op where folders cannot be opened."""
     if os.name != "posix":
         return
     fd = os.open(folder, os.O_RDONLY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 
@@ -35,6 +36,10 @@ def test_up_ends_with_the_box_and_fix_recovers_killed_services_and_a_deleted_rep
         assert line in shown, shown
     assert "✓ Task Queue Server (" in shown and "✓ Recent Output Files (24h) - " in shown
     pids = site.wait_one_of_each(CORE)
+    # `status` also lists the workers the queue knows, from every host
+    status = json.loads(site.cli("status", "--json").stdout)
+    assert [w["info"]["host"] for w in status["workers"] if w["live"]] == [socket.gethostname()]
+    assert "last heard" in site.cli("status").stdout
 
     # the orchestrator and the watchdog gone, then the worker and the monitor killed, a report deleted
     kill9(site.orchestrator_pid())

@@ -7,7 +7,6 @@ import pytest
 
 from autonomic.workspace import Workspace
 from tests.helpers import kill_tree
-from tests.postgres.fixtures import pg_cluster, pg_database, pg_url  # noqa: F401 - fixtures
 from tests.queue.support import Server, make_workspace, start_server
 
 pytestmark = pytest.mark.postgres
@@ -16,7 +15,7 @@ StartServer = Callable[..., Server]
 
 
 @pytest.fixture
-def servers(tmp_path: Path, pg_url: str) -> Iterator[StartServer]:  # noqa: F811 - the fixture
+def servers(tmp_path: Path, pg_url: str) -> Iterator[StartServer]:
     """Start queue servers sharing one PostgreSQL schema and one token, each on its own port."""
     started: list[int] = []
     made: list[Workspace] = []

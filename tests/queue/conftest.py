@@ -11,7 +11,6 @@ from autonomic.clock import FakeClock
 from autonomic.queue.store.base import Policy, Store
 from autonomic.queue.store.sqlite import SqliteStore
 from tests.helpers import kill_tree
-from tests.postgres.fixtures import pg_cluster, pg_database, pg_url  # noqa: F401 - fixtures
 from tests.queue.support import Server, make_workspace, start_server
 
 

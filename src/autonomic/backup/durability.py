@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from autonomic import atomic
+
 
 def sync_tree(root: Path, files: Iterable[Path], folders: Iterable[Path]) -> None:
     """Everything written under `root` (the `files` and `folders` this run made) is on the disk."""
@@ -25,18 +27,7 @@ def sync_tree(root: Path, files: Iterable[Path], folders: Iterable[Path]) -> Non
         finally:
             os.close(fd)
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        fsync_dir(folder)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make the entries of `folder` (new names, renames) durable; a no-op where folders cannot be opened."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        atomic.fsync_dir(folder)
 
 
 def _syncfs(root: Path) -> bool:

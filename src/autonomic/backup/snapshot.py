@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from autonomic import atomic
 from autonomic.backup import catalog, gitstate
 from autonomic.backup.copier import Copier, Previous, SourceUnreadable
 from autonomic.backup.database import copy_database
-from autonomic.backup.durability import fsync_dir
 from autonomic.backup.errors import BackupError, os_reason
 from autonomic.backup.manifest import FileEntry, Manifest, Skipped
 from autonomic.backup.settings import BackupSettings
@@ -68,7 +68,7 @@ class SnapshotBuilder:
             manifest = self._fill(partial, snapshot_id, started, reason)
             final = self.target / snapshot_id
             os.rename(partial, final)
-            fsync_dir(self.target)
+            atomic.fsync_dir(self.target)
         except OSError as exc:
             _discard(partial)
             raise BackupError(f"backup to {self.target} failed: {os_reason(exc)}") from None

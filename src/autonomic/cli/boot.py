@@ -58,24 +58,13 @@ def register_command(
 @boot_app.command("unregister")
 def unregister_command(workspace_dir: Path | None = WorkspaceOption) -> None:
     """Remove exactly what `boot register` wrote for this workspace."""
-    workspace = named_workspace(workspace_dir)
-    said = registration.unregister(workspace, registration.Purpose.BOOT)
-    for line in said:
-        render.success(line)
-    if not said:
-        render.info("nothing was registered for this workspace; nothing changed")
+    unregister(named_workspace(workspace_dir), registration.Purpose.BOOT, "nothing was registered")
 
 
 @boot_app.command("status")
 def status_command(json_output: bool = JsonOption, workspace_dir: Path | None = WorkspaceOption) -> None:
     """What is registered, whether it is enabled, whether it points here. Exit 1 unless all three."""
-    current = registration.boot_status(named_workspace(workspace_dir))
-    if json_output:
-        render.as_json(current.to_dict())
-    else:
-        show(current)
-    if not current.ok:
-        raise typer.Exit(1)
+    report(registration.boot_status(named_workspace(workspace_dir)), json_output)
 
 
 def named_workspace(workspace_dir: Path | None) -> Workspace:
@@ -84,6 +73,25 @@ def named_workspace(workspace_dir: Path | None) -> Workspace:
     if workspace_dir is not None:
         return Workspace.at(workspace_dir)
     return find_workspace(None)
+
+
+def unregister(workspace: Workspace, purpose: registration.Purpose, nothing: str) -> None:
+    """Remove this workspace's registration for `purpose` and say what went (or that nothing was there)."""
+    said = registration.unregister(workspace, purpose)
+    for line in said:
+        render.success(line)
+    if not said:
+        render.info(f"{nothing} for this workspace; nothing changed")
+
+
+def report(current: Registration, json_output: bool) -> None:
+    """A `status` answer: for people or as JSON; exit 1 unless registered, enabled and pointing here."""
+    if json_output:
+        render.as_json(current.to_dict())
+    else:
+        show(current)
+    if not current.ok:
+        raise typer.Exit(1)
 
 
 def show(current: Registration) -> None:

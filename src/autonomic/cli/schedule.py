@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from autonomic.cli import render
-from autonomic.cli.boot import named_workspace, show
+from autonomic.cli.boot import named_workspace, report, show, unregister
 from autonomic.cli.options import JsonOption, WorkspaceOption, find_workspace
 from autonomic.platform import registration
 from autonomic.platform.host import Host
@@ -36,21 +36,10 @@ def register_command(workspace_dir: Path | None = WorkspaceOption) -> None:
 @schedule_app.command("unregister")
 def unregister_command(workspace_dir: Path | None = WorkspaceOption) -> None:
     """Remove exactly what `backup schedule register` wrote for this workspace."""
-    workspace = named_workspace(workspace_dir)
-    said = registration.unregister(workspace, registration.Purpose.BACKUP)
-    for line in said:
-        render.success(line)
-    if not said:
-        render.info("no backup was scheduled for this workspace; nothing changed")
+    unregister(named_workspace(workspace_dir), registration.Purpose.BACKUP, "no backup was scheduled")
 
 
 @schedule_app.command("status")
 def status_command(json_output: bool = JsonOption, workspace_dir: Path | None = WorkspaceOption) -> None:
     """Whether the daily backup is scheduled, enabled and pointing here. Exit 1 unless all three."""
-    current = registration.schedule_status(named_workspace(workspace_dir))
-    if json_output:
-        render.as_json(current.to_dict())
-    else:
-        show(current)
-    if not current.ok:
-        raise typer.Exit(1)
+    report(registration.schedule_status(named_workspace(workspace_dir)), json_output)

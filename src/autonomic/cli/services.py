@@ -108,12 +108,50 @@ def status(json_output: bool = JsonOption, workspace_dir: Path | None = Workspac
     orchestrator runs (the configured services are then listed as stopped, or orphaned)."""
     workspace = find_workspace(workspace_dir)
     result = launcher.status(workspace, _plan_or_none(workspace))
+    workers = _workers(workspace) if result.ok else None
     if json_output:
-        render.as_json(result.to_dict())
+        render.as_json({**result.to_dict(), "workers": workers})
     else:
         _print_status(result)
+        _print_workers(workers)
     if not result.ok:
         raise typer.Exit(NotRunningError.exit_code)
+
+
+def _workers(workspace: Workspace) -> list[dict[str, Any]] | None:
+    """Every worker the queue has heard from, on any host; None when the queue cannot say at once."""
+    from autonomic import api_token
+    from autonomic.queue.client import QueueClient
+
+    try:
+        settings = config.load(workspace).queue
+        if not settings.enabled:
+            return None
+        with QueueClient(
+            settings.url, api_token.for_client(workspace), worker_name="cli", timeout=2.0
+        ) as client:
+            return client.workers()
+    except AutonomicError:
+        return None
+
+
+def _print_workers(workers: list[dict[str, Any]] | None) -> None:
+    if not workers:
+        return
+    rows = []
+    for worker in workers:
+        info = worker.get("info") or {}
+        rows.append(
+            [
+                worker["name"],
+                info.get("host"),
+                "live" if worker.get("live") else "gone",
+                f"{info.get('running', 0)}/{info.get('concurrency', '?')}",
+                ", ".join(info.get("types") or []) or "any",
+                f"{format_duration(float(worker.get('age_sec', 0)))} ago",
+            ]
+        )
+    render.table(["worker", "host", "state", "running", "types", "last heard"], rows)
 
 
 def _plan_or_none(workspace: Workspace) -> Plan | None:

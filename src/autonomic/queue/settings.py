@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from autonomic.values import Delay, Duration, Lease, Port, PositiveDuration, PositiveWait, Size
 
@@ -51,6 +51,15 @@ class QueueSettings(BaseModel):
     worker_ttl: PositiveDuration = 60.0  # a worker not heard from for this long no longer counts as live
     # dead-lettered tasks are evicted like finished ones; this keeps them longer (or shorter) if set
     dead_max_age: Duration | None = None
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is not None and value.split(":", 1)[0].lower() in ("postgres", "postgresql"):
+            from autonomic.queue.store.postgres.url import check  # no driver import: only the URL rules
+
+            check(value)
+        return value
 
     @model_validator(mode="after")
     def _token_off_only_on_loopback(self) -> QueueSettings:

@@ -11,6 +11,10 @@
   between requests) is closed to make room; a connection whose request is being answered — a worker's
   long poll — is never the one sacrificed. So `/api/health` keeps answering under a connection flood.
 
+- An answer leaves in one write: uvicorn writes the status line and headers, then the body, as two
+  writes (two segments, and often two wake-ups of the client for one answer); the head is held back
+  until the body (or the end of the answer) and sent with it.
+
 uvicorn's own `limit_concurrency` is not used: it answers 503 to everyone, health probes included,
 once the limit is reached, which is exactly what a flood wants.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -162,6 +167,14 @@ class GuardedHttp(HttpToolsProtocol):
         self._count(len(name) + len(value), 1)
         super().on_header(name, value)
 
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:  # not an upgrade: an answer to send
+            corked = _Corked(self.transport)
+            cycle.transport = corked  # type: ignore[assignment]
+            cycle.send = corked.sender(cycle.send)  # type: ignore[method-assign,assignment]
+
     def on_message_complete(self) -> None:
         self._reading = False
         self._disarm()
@@ -181,6 +194,60 @@ class GuardedHttp(HttpToolsProtocol):
         detail = b'{"detail":"request headers over %d bytes or %d fields"}' % (MAX_HEADER_BYTES, MAX_HEADERS)
         self.transport.write(_431 % (len(detail), detail))
         self.transport.close()
+
+
+class _Corked:
+    """The transport as one answer's cycle sees it: the head of the answer waits for its first body write.
+
+    `sender` wraps the cycle's ASGI `send`: the head written for `http.response.start` is held; the next
+    write carries head and body together; whatever ends the answer without a write (a HEAD request, an
+    empty body) sends the head on its own, and a close sends it first.
+    """
+
+    __slots__ = ("_head", "_holding", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._holding = False
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif self._holding:
+            self._holding = False
+            self._head = data
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        self._holding = False
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def sender(self, send: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        async def corked_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self._holding = True
+                try:
+                    await send(message)
+                finally:
+                    self._holding = False
+                return
+            try:
+                await send(message)
+            finally:
+                self.flush()
+
+        return corked_send
 
 
 def guarded_protocol(file_limit: int) -> type[GuardedHttp]:

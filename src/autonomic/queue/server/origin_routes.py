@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
@@ -95,10 +96,22 @@ async def create_one(
 ) -> TaskCreated:
     """What `POST /api/tasks/create` does (the route and the fast lane both call this)."""
     fallback = None if priority is None else Priority.lenient(priority)
-    created = _created((await service.create([service.new_task(body, fallback)]))[0])
-    if wait > 0:
+    made = (await service.create([service.new_task(body, fallback)]))[0]
+    if wait <= 0:
+        return _created(made)
+    # Register for the result before anything else can run (a task created just now, not found by its
+    # idempotency key, has no result yet: the store need not be read). Then let the worker this task
+    # woke be served first, and prepare this answer while it runs the task.
+    expected = service.results.expect(made.task.id) if made.created else None
+    try:
+        await asyncio.sleep(0)
+        created = _created(made)
         with hanging_up(receive) as hangup:
-            created.result = await service.result(created.task_id, wait, hangup)
+            created.result = await service.result(created.task_id, wait, hangup, expected=expected)
+            expected = None  # handed over: `result` forgets it
+    finally:
+        if expected is not None:
+            service.results.forget(made.task.id, expected)
     return created
 
 

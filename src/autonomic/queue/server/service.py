@@ -20,7 +20,7 @@ from autonomic.queue.server.timers import Timers
 from autonomic.queue.server.waiters import Hangup, ResultWaiters, Signal
 from autonomic.queue.settings import QueueSettings
 from autonomic.queue.store.base import PAGE_MAX, Store
-from autonomic.queue.store.records import Created, NewTask, Outcome, Submission
+from autonomic.queue.store.records import Created, NewTask, Outcome, ResultRecord, Submission
 from autonomic.queue.task import Priority, TaskStatus
 
 log = logging.getLogger("autonomic.queue")
@@ -120,13 +120,17 @@ class QueueService:
 
     async def submit(self, results: Sequence[Submission]) -> list[Outcome]:
         outcomes = await self.call(self.store.submit, list(results))
-        stored = False
+        stored = woken = 0
         for outcome in outcomes:
             if outcome.accepted:
-                stored = True
-                self.results.resolve(outcome.task_id)
+                stored += 1
+                woken += self.results.resolve(outcome.task_id, outcome.result)
         if stored:
             self.timers.results_stored()
+        if woken:
+            # Let the woken readers answer first: their callers wait for this result, while the
+            # submitter (a worker) only waits for its acknowledgement.
+            await asyncio.sleep(0)
         return outcomes
 
     async def extend(self, task_id: str, worker: str, lease: float, attempt: int | None) -> Task | None:
@@ -151,15 +155,39 @@ class QueueService:
     async def get(self, task_id: str) -> Task:
         return views.task(await self.call(self.store.get, task_id))
 
-    async def result(self, task_id: str, wait: float, hangup: Hangup | None = None) -> Result | None:
-        """The stored result, long-polling up to `wait` seconds for it to arrive (or the caller to leave)."""
+    async def result(
+        self,
+        task_id: str,
+        wait: float,
+        hangup: Hangup | None = None,
+        *,
+        expected: asyncio.Future[ResultRecord | None] | None = None,
+    ) -> Result | None:
+        """The stored result, long-polling up to `wait` seconds for it to arrive (or the caller to leave).
+
+        `expected`: the caller registered (`results.expect`) right after creating the task in this
+        process, with no suspension in between, so a result can only come through that registration
+        and the first read of the store is skipped (an inline store only: elsewhere the task was
+        created by another thread's call, and the store is read). A result stored here is handed over
+        in memory with the wake-up; only a wake-up without one reads the store.
+        """
         deadline = self.clock.monotonic() + min(wait, self.settings.max_wait)
-        while True:
-            found = await self.call(self.store.result, task_id)
-            remaining = deadline - self.clock.monotonic()
-            if found is not None or remaining <= 0 or self.stopping or (hangup is not None and hangup.gone):
-                return None if found is None else views.result(found)
-            await self.results.wait(task_id, remaining, hangup)
+        try:
+            found = None
+            if expected is None or not self.store.inline:
+                found = await self.call(self.store.result, task_id)
+            while True:
+                remaining = deadline - self.clock.monotonic()
+                gone = hangup is not None and hangup.gone
+                if found is not None or remaining <= 0 or self.stopping or gone:
+                    return None if found is None else views.result(found)
+                found = await self.results.wait(task_id, remaining, hangup, expected)
+                expected = None
+                if found is None:
+                    found = await self.call(self.store.result, task_id)
+        finally:
+            if expected is not None:
+                self.results.forget(task_id, expected)
 
     # --- pages ------------------------------------------------------------------------------------
 

@@ -8,10 +8,12 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from autonomic.queue.store.records import ResultRecord
+
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
-async def _sleep_on(future: asyncio.Future[None], timeout: float, hangup: Hangup | None) -> None:
+async def _sleep_on(future: asyncio.Future[Any], timeout: float, hangup: Hangup | None) -> None:
     """Wait for `future`, `timeout` seconds or the caller hanging up, whichever comes first (no task)."""
     timer = asyncio.get_running_loop().call_later(timeout, _settle, future)
     gone = hangup.watch() if hangup is not None else None
@@ -26,9 +28,9 @@ async def _sleep_on(future: asyncio.Future[None], timeout: float, hangup: Hangup
             gone.remove_done_callback(wake)
 
 
-def _settle(future: asyncio.Future[None]) -> None:
+def _settle(future: asyncio.Future[Any], value: Any = None) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(value)
 
 
 class Signal:
@@ -61,26 +63,52 @@ class Signal:
 
 
 class ResultWaiters:
-    """Readers long-polling for the result of one task, woken when that result is stored."""
+    """Readers long-polling for the result of one task, woken when that result is stored.
+
+    Whoever stores the result may hand it over with the wake-up; a reader woken without it (a timeout,
+    a hang-up, shutdown, another server's notice) reads the store.
+    """
 
     def __init__(self) -> None:
-        self._waiting: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
+        self._waiting: defaultdict[str, set[asyncio.Future[ResultRecord | None]]] = defaultdict(set)
 
-    async def wait(self, task_id: str, timeout: float, hangup: Hangup | None = None) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def expect(self, task_id: str) -> asyncio.Future[ResultRecord | None]:
+        """Register a reader of `task_id` now (no result stored from here on is missed); pass the future to
+        `wait`, or to `forget` if it will not be waited on."""
+        future: asyncio.Future[ResultRecord | None] = asyncio.get_running_loop().create_future()
         self._waiting[task_id].add(future)
+        return future
+
+    def forget(self, task_id: str, future: asyncio.Future[ResultRecord | None]) -> None:
+        waiting = self._waiting.get(task_id)
+        if waiting is not None:
+            waiting.discard(future)
+            if not waiting:
+                del self._waiting[task_id]
+
+    async def wait(
+        self,
+        task_id: str,
+        timeout: float,
+        hangup: Hangup | None = None,
+        future: asyncio.Future[ResultRecord | None] | None = None,
+    ) -> ResultRecord | None:
+        """Sleep until the result is stored (returned when it was handed over), `timeout`, or a hang-up.
+
+        `future`: from `expect`, when the reader registered before it could wait."""
+        future = self.expect(task_id) if future is None else future
         try:
             await _sleep_on(future, timeout, hangup)
         finally:
-            waiting = self._waiting.get(task_id)
-            if waiting is not None:
-                waiting.discard(future)
-                if not waiting:
-                    del self._waiting[task_id]
+            self.forget(task_id, future)
+        return future.result() if future.done() else None
 
-    def resolve(self, task_id: str) -> None:
-        for future in self._waiting.pop(task_id, ()):
-            _settle(future)
+    def resolve(self, task_id: str, result: ResultRecord | None = None) -> int:
+        """Wake the readers of `task_id` (handing them `result`, if given); returns how many there were."""
+        waiting = self._waiting.pop(task_id, ())
+        for future in waiting:
+            _settle(future, result)
+        return len(waiting)
 
     def resolve_all(self) -> None:
         for task_id in list(self._waiting):

@@ -106,6 +106,9 @@ class Outcome:
     verdict: Verdict
     detail: str
     task: TaskRecord | None = None
+    # The stored result of an accepted submission, when the store has it at hand: the server hands it
+    # to whoever waits for it without reading it back. None is always allowed (the waiter reads it).
+    result: ResultRecord | None = None
 
     @property
     def accepted(self) -> bool:

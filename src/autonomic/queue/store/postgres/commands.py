@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from autonomic.errors import TaskConflict
 from autonomic.queue.store.postgres import reads
-from autonomic.queue.store.postgres.engine import Row, Tx, dump, reported_duration_ms, task
+from autonomic.queue.store.postgres.engine import Tx
 from autonomic.queue.store.records import Created, NewTask, Outcome, Submission, TaskRecord, Verdict
+from autonomic.queue.store.rows import Row, dump, reported_duration_ms, task
 from autonomic.queue.task import Priority, TaskStatus
 
 log = logging.getLogger("autonomic.queue.store")

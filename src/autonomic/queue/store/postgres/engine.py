@@ -8,9 +8,7 @@ it, its policy, and the notices to send the other servers when it commits.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +17,12 @@ import psycopg
 
 from autonomic.errors import StoreError, TaskNotFound
 from autonomic.queue.store.base import Policy
-from autonomic.queue.store.records import ResultRecord, TaskRecord, WorkerRecord
-from autonomic.queue.task import Priority, TaskStatus, check_transition
+from autonomic.queue.store.records import TaskRecord
+from autonomic.queue.store.rows import Row, task
+from autonomic.queue.task import TaskStatus, check_transition
 
 log = logging.getLogger("autonomic.queue.store")
 
-Row = dict[str, Any]
 NEXT_SEQ = "nextval('task_seq')"
 
 
@@ -124,56 +122,3 @@ class Tx:
             },
         )
         return dead + requeued
-
-
-# --- rows to records ----------------------------------------------------------------------------
-
-
-def dump(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def reported_duration_ms(data: dict[str, Any] | None) -> float | None:
-    """`data.duration_ms` when the worker sent a finite, non-negative number."""
-    value = (data or {}).get("duration_ms")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        return None
-    return float(value)
-
-
-def task(row: Row) -> TaskRecord:
-    return TaskRecord(
-        id=row["id"],
-        type=row["type"],
-        data=json.loads(row["data"]),
-        priority=Priority.from_rank(row["priority"]),
-        status=TaskStatus(row["status"]),
-        created_at=row["created_at"],
-        run_at=row["run_at"],
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        worker=row["worker"],
-        leased_at=row["leased_at"],
-        lease_expires_at=row["lease_expires_at"],
-        finished_at=row["finished_at"],
-        idempotency_key=row["idempotency_key"],
-        last_error=row["last_error"],
-    )
-
-
-def result(row: Row) -> ResultRecord:
-    data = row["result_data"]
-    return ResultRecord(
-        task_id=row["id"],
-        success=bool(row["success"]),
-        data=None if data is None else json.loads(data),
-        error=row["result_error"],
-        finished_at=row["finished_at"],
-        type=row["type"],
-        worker=row["worker"],
-        duration_ms=row["duration_ms"],
-    )
-
-
-def worker(row: Row) -> WorkerRecord:
-    return WorkerRecord(row["name"], json.loads(row["info"]), float(row["last_seen"]))

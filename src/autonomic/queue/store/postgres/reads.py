@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from autonomic.queue.store.base import PAGE_MAX
-from autonomic.queue.store.postgres.engine import Tx, dump, result, task, worker
+from autonomic.queue.store.postgres.engine import Tx
 from autonomic.queue.store.postgres.schema import lock_key
 from autonomic.queue.store.records import BadCursor, Counts, Page, ResultRecord, TaskRecord, WorkerRecord
+from autonomic.queue.store.rows import dump, result, task, worker
 from autonomic.queue.task import Priority, TaskStatus
 
 FINISHED = "status IN ('done', 'failed', 'cancelled')"

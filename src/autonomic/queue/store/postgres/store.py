@@ -28,7 +28,7 @@ from autonomic.clock import Clock, SystemClock
 from autonomic.errors import StoreError, TaskNotFound
 from autonomic.queue.store.base import PAGE_MAX, Policy
 from autonomic.queue.store.postgres import commands, reads, url
-from autonomic.queue.store.postgres.engine import Row, Tx
+from autonomic.queue.store.postgres.engine import Tx
 from autonomic.queue.store.postgres.listener import Handlers, Listener, channel, payloads
 from autonomic.queue.store.postgres.schema import migrate
 from autonomic.queue.store.records import (
@@ -42,6 +42,7 @@ from autonomic.queue.store.records import (
     TaskRecord,
     WorkerRecord,
 )
+from autonomic.queue.store.rows import Row
 from autonomic.queue.task import TaskStatus
 
 log = logging.getLogger("autonomic.queue.store")

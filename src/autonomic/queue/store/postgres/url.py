@@ -98,6 +98,16 @@ def parse(url: str, env: Mapping[str, str] | None = None, root: Path | None = No
     return PgUrl(conninfo, schema, pool_max)
 
 
+def check(url: str) -> None:
+    """`ValueError` (the message without the file and key) if `url` could never be a store URL; for the
+    config's own validation, so `autonomic up` refuses it before any server starts. `${NAME}` is not
+    looked up here (the server's environment and `.env` are read when it starts)."""
+    try:
+        parse(_PLACEHOLDER.sub("x", url), env={})
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix(f"{KEY}: ")) from None
+
+
 def _fill(url: str, env: Mapping[str, str] | None, root: Path | None) -> str:
     names = _PLACEHOLDER.findall(url)
     if not names:

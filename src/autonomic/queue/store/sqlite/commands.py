@@ -10,7 +10,15 @@ import uuid
 from collections.abc import Sequence
 
 from autonomic.errors import TaskConflict
-from autonomic.queue.store.records import Created, NewTask, Outcome, Submission, TaskRecord, Verdict
+from autonomic.queue.store.records import (
+    Created,
+    NewTask,
+    Outcome,
+    ResultRecord,
+    Submission,
+    TaskRecord,
+    Verdict,
+)
 from autonomic.queue.store.sqlite import rows
 from autonomic.queue.store.sqlite.connection import types_clause
 from autonomic.queue.store.sqlite.engine import Tx
@@ -111,6 +119,8 @@ def submit(tx: Tx, result: Submission) -> Outcome:
             status,
             row["worker"],
         )
+    worker = result.worker or row["worker"]
+    duration_ms = _duration_ms(tx, row, result)
     task = tx.move(
         [row],
         TaskStatus.DONE if result.success else TaskStatus.FAILED,
@@ -120,11 +130,15 @@ def submit(tx: Tx, result: Submission) -> Outcome:
             "result_error": result.error,
             "finished_at": tx.now,
             "lease_expires_at": None,
-            "worker": result.worker or row["worker"],
-            "duration_ms": _duration_ms(tx, row, result),
+            "worker": worker,
+            "duration_ms": duration_ms,
         },
     )[0]
-    return Outcome(result.task_id, Verdict.ACCEPTED, "Result submitted", task)
+    # What `reads.result` would read back (the data is what was just stored, as JSON carries it).
+    stored = ResultRecord(
+        result.task_id, result.success, result.data, result.error, tx.now, row["type"], worker, duration_ms
+    )
+    return Outcome(result.task_id, Verdict.ACCEPTED, "Result submitted", task, stored)
 
 
 def cancel(tx: Tx, task_id: str) -> TaskRecord:

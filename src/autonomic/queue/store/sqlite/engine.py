@@ -63,10 +63,13 @@ class Tx:
             check_transition(TaskStatus(row["status"]), to)
         columns = list(planned[0][1])
         assignments = "".join(f", {column} = ?" for column in columns)
-        updated = self.db.executemany(
-            f"UPDATE tasks SET status = ?{assignments} WHERE id = ? AND status = ?",  # noqa: S608 - our columns
-            [(to.value, *(change[c] for c in columns), row["id"], row["status"]) for row, change in planned],
-        ).rowcount
+        sql = f"UPDATE tasks SET status = ?{assignments} WHERE id = ? AND status = ?"  # noqa: S608 - our columns
+        values = [
+            (to.value, *(change[c] for c in columns), row["id"], row["status"]) for row, change in planned
+        ]
+        # One row (a claim of one task, a result) is the common case: execute costs half of executemany.
+        cursor = self.db.execute(sql, values[0]) if len(values) == 1 else self.db.executemany(sql, values)
+        updated = cursor.rowcount
         if updated != len(planned):
             raise StoreError(f"{self.path}: {len(planned) - updated} task(s) changed under a transaction")
         if log.isEnabledFor(logging.DEBUG):
