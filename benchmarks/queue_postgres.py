@@ -259,7 +259,7 @@ def _procrastinate(cluster: Any, tmp: Path, args: argparse.Namespace) -> Row:
 
 
 def _noop_task(app: Any, marks: list[float] | None = None) -> Any:
-    @app.task(name="noop")  # type: ignore[untyped-decorator]
+    @app.task(name="noop")  # type: ignore[untyped-decorator, unused-ignore]
     async def noop() -> None:
         if marks is not None:
             if not marks:
@@ -370,7 +370,7 @@ async def _pgqueuer_manager(url: str, marks: list[float] | None) -> tuple[Any, A
     conn, queries = await _pgqueuer_queries(url)
     manager = QueueManager(queries)
 
-    @manager.entrypoint("noop")
+    @manager.entrypoint("noop")  # type: ignore[untyped-decorator, unused-ignore]
     async def noop(job: Any) -> None:
         if marks is not None:
             if not marks:

@@ -16,7 +16,7 @@ from huey import SqliteHuey
 huey = SqliteHuey("bench", filename=os.environ.get("BENCH_HUEY_DB", "/tmp/bench-huey.db"))
 
 
-@huey.task()  # type: ignore[untyped-decorator]
+@huey.task()  # type: ignore[untyped-decorator, unused-ignore]
 def huey_noop() -> float:
     return time.time()
 
@@ -32,6 +32,6 @@ celery.conf.update(
 )
 
 
-@celery.task(name="noop")  # type: ignore[untyped-decorator]
+@celery.task(name="noop")  # type: ignore[untyped-decorator, unused-ignore]
 def celery_noop() -> float:
     return time.time()

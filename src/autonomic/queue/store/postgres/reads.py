@@ -11,15 +11,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from autonomic.queue.store.base import PAGE_MAX
+from autonomic.queue.store import rules
 from autonomic.queue.store.postgres.engine import Tx
 from autonomic.queue.store.postgres.schema import lock_key
-from autonomic.queue.store.records import BadCursor, Counts, Page, ResultRecord, TaskRecord, WorkerRecord
+from autonomic.queue.store.records import Counts, Page, ResultRecord, TaskRecord, WorkerRecord
 from autonomic.queue.store.rows import dump, result, task, worker
 from autonomic.queue.task import Priority, TaskStatus
 
 FINISHED = "status IN ('done', 'failed', 'cancelled')"
-MAX_TYPES = 200  # the most types remembered for a worker known only from its claims
 FOLD_AT = 256  # tally rows beyond which a count folds them into one per status and priority
 
 
@@ -52,11 +51,11 @@ def tasks(
     tx: Tx, status: TaskStatus, types: Sequence[str], limit: int, after: str | None
 ) -> Page[TaskRecord]:
     where, args = _types(types)
-    limit = _bounded(limit)
+    limit = rules.bounded(limit)
     if limit == 0:
         return Page([], None)
     if status is TaskStatus.PENDING:
-        rank, seq = _cursor(after, status.value, 2) if after else (-1, -1)
+        rank, seq = rules.task_cursor(after, status.value, 2) if after else (-1, -1)
         found = tx.rows(
             "SELECT * FROM tasks WHERE status = 'pending' AND (priority, seq) > (%s, %s) "  # noqa: S608
             f"{where} ORDER BY priority, seq LIMIT %s",
@@ -68,7 +67,7 @@ def tasks(
         last = found[limit - 1] if len(found) > limit else None
         following = None if last is None else f"{status.value}:{last['priority']}:{last['seq']}"
     else:
-        (seq,) = _cursor(after, status.value, 1) if after else (-1,)
+        (seq,) = rules.task_cursor(after, status.value, 1) if after else (-1,)
         found = tx.rows(
             f"SELECT * FROM tasks WHERE status = %s AND seq > %s {where} ORDER BY seq LIMIT %s",  # noqa: S608
             status.value,
@@ -82,10 +81,10 @@ def tasks(
 
 
 def results(tx: Tx, limit: int, after: str | None) -> Page[ResultRecord]:
-    limit = _bounded(limit)
+    limit = rules.bounded(limit)
     if limit == 0:
         return Page([], None)
-    finished, seq = _result_cursor(after) if after else (float("inf"), 0)
+    finished, seq = rules.result_cursor(after) if after else (float("inf"), 0)
     found = tx.rows(
         "SELECT * FROM tasks WHERE finished_at IS NOT NULL AND success IS NOT NULL "
         "AND (finished_at, seq) < (%s, %s) ORDER BY finished_at DESC, seq DESC LIMIT %s",
@@ -198,17 +197,7 @@ def claimed(tx: Tx, name: str, types: Sequence[str]) -> None:
     """A claim is a sign of life. A worker that never sent a heartbeat is listed with what it claims
     (`{"via": "claims", "types": [...]}`, no types meaning every type); a heartbeat's info is kept."""
     row = tx.row("SELECT info FROM workers WHERE name = %s FOR UPDATE", name)
-    info: dict[str, Any] | None = None
-    if row is None:
-        info = {"via": "claims", **({"types": sorted(set(types))[:MAX_TYPES]} if types else {})}
-    else:
-        known = json.loads(row["info"])
-        if known.get("via") == "claims" and "types" in known:
-            merged = sorted(set(known["types"]) | set(types))[:MAX_TYPES] if types else None
-            if merged is None:
-                info = {"via": "claims"}  # it now claims every type
-            elif merged != known["types"]:
-                info = {"via": "claims", "types": merged}
+    info = rules.claims_info(None if row is None else json.loads(row["info"]), types)
     if info is None:
         tx.conn.execute(
             "UPDATE workers SET last_seen = greatest(last_seen, %s) WHERE name = %s", (tx.now, name)
@@ -225,18 +214,13 @@ def claimed(tx: Tx, name: str, types: Sequence[str]) -> None:
 
 def workers(tx: Tx, limit: int, after: str | None) -> Page[WorkerRecord]:
     """By name, from the cursor `w:<name>` on."""
-    limit = _bounded(limit)
+    limit = rules.bounded(limit)
     if limit == 0:
         return Page([], None)
-    if after is not None and not after.startswith("w:"):
-        raise BadCursor(f"cursor {after!r} does not belong to the workers listing")
     found = tx.rows(
-        "SELECT * FROM workers WHERE name > %s ORDER BY name LIMIT %s",
-        after[2:] if after else "",
-        limit + 1,
+        "SELECT * FROM workers WHERE name > %s ORDER BY name LIMIT %s", rules.worker_cursor(after), limit + 1
     )
-    following = f"w:{found[limit - 1]['name']}" if len(found) > limit else None
-    return Page([worker(r) for r in found[:limit]], following)
+    return Page([worker(r) for r in found[:limit]], rules.next_worker_cursor(found, limit))
 
 
 def live_workers(tx: Tx, since: float) -> int:
@@ -244,26 +228,3 @@ def live_workers(tx: Tx, since: float) -> int:
 
 
 # --- cursors ----------------------------------------------------------------------------------
-
-
-def _bounded(limit: int) -> int:
-    return max(0, min(limit, PAGE_MAX))
-
-
-def _cursor(after: str, prefix: str, parts: int) -> tuple[int, ...]:
-    head, _, rest = after.partition(":")
-    values = rest.split(":")
-    if head != prefix or len(values) != parts or not all(v.lstrip("-").isdigit() for v in values):
-        raise BadCursor(f"cursor {after!r} does not belong to this listing of {prefix} tasks")
-    return tuple(int(v) for v in values)
-
-
-def _result_cursor(after: str) -> tuple[float, int]:
-    head, _, rest = after.partition(":")
-    finished, _, seq = rest.rpartition(":")
-    try:
-        if head != "r":
-            raise ValueError(head)
-        return float(finished), int(seq)
-    except ValueError:
-        raise BadCursor(f"cursor {after!r} does not belong to the results listing") from None

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from autonomic.errors import TaskConflict
+from autonomic.queue.store import rules
 from autonomic.queue.store.records import (
     Created,
     NewTask,
@@ -82,21 +83,13 @@ def unclaim(tx: Tx, worker: str, task_ids: Sequence[str]) -> list[TaskRecord]:
     return tx.move(
         held,
         TaskStatus.PENDING,
-        lambda row: {
-            "attempts": row["attempts"] - 1,
-            "worker": None,
-            "leased_at": None,
-            "lease_expires_at": None,
-        },
+        rules.unclaimed,
     )
 
 
 def release(tx: Tx, task_id: str, worker: str, delay: float, error: str | None) -> TaskRecord:
     row = tx.task_row(task_id)
-    if row["status"] != TaskStatus.LEASED:
-        raise TaskConflict(f"task {task_id} is {row['status']}, not leased: nothing to release")
-    if row["worker"] != worker:
-        raise TaskConflict(f"task {task_id} is leased by {row['worker']!r}, not {worker!r}")
+    rules.check_release(row, task_id, worker)
     return tx.retry([row], lambda _: delay, error or "released by the worker")[0]
 
 

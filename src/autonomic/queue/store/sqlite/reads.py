@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from autonomic.queue.store.base import PAGE_MAX
-from autonomic.queue.store.records import BadCursor, Counts, Page, ResultRecord, TaskRecord
+from autonomic.queue.store import rules
+from autonomic.queue.store.records import Counts, Page, ResultRecord, TaskRecord
 from autonomic.queue.store.sqlite import rows
 from autonomic.queue.store.sqlite.connection import types_clause
 from autonomic.queue.task import Priority, TaskStatus
@@ -42,17 +42,17 @@ def tasks(
     db: sqlite3.Connection, status: TaskStatus, types: Sequence[str], limit: int, after: str | None
 ) -> Page[TaskRecord]:
     where, args = types_clause(types)
-    limit = _bounded(limit)
+    limit = rules.bounded(limit)
     if limit == 0:
         return Page([], None)
     if status is TaskStatus.PENDING:
-        rank, seq = _cursor(after, status.value, 2) if after else (-1, -1)
+        rank, seq = rules.task_cursor(after, status.value, 2) if after else (-1, -1)
         sql = f"{PENDING_IN_ORDER} AND (priority, seq) > (?, ?) {where} ORDER BY priority, seq LIMIT ?"
         found = db.execute(sql, (rank, seq, *args, limit + 1)).fetchall()
         last = found[limit - 1] if len(found) > limit else None
         after_last = None if last is None else f"{status.value}:{last['priority']}:{last['seq']}"
     else:
-        (seq,) = _cursor(after, status.value, 1) if after else (-1,)
+        (seq,) = rules.task_cursor(after, status.value, 1) if after else (-1,)
         found = db.execute(
             f"SELECT * FROM tasks WHERE status = ? AND seq > ? {where} ORDER BY seq LIMIT ?",  # noqa: S608
             (status.value, seq, *args, limit + 1),
@@ -63,10 +63,10 @@ def tasks(
 
 
 def results(db: sqlite3.Connection, limit: int, after: str | None) -> Page[ResultRecord]:
-    limit = _bounded(limit)
+    limit = rules.bounded(limit)
     if limit == 0:
         return Page([], None)
-    finished, seq = _result_cursor(after) if after else (float("inf"), 0)
+    finished, seq = rules.result_cursor(after) if after else (float("inf"), 0)
     found = db.execute(
         "SELECT * FROM tasks WHERE finished_at IS NOT NULL AND success IS NOT NULL "
         "AND (finished_at < ? OR (finished_at = ? AND seq < ?)) "
@@ -88,26 +88,3 @@ def avg_duration_ms(db: sqlite3.Connection) -> float:
     if row is None or row["n"] <= 0:
         return 0.0
     return max(float(row["total"]) / int(row["n"]), 0.0)
-
-
-def _bounded(limit: int) -> int:
-    return max(0, min(limit, PAGE_MAX))
-
-
-def _cursor(after: str, prefix: str, parts: int) -> tuple[int, ...]:
-    head, _, rest = after.partition(":")
-    values = rest.split(":")
-    if head != prefix or len(values) != parts or not all(v.lstrip("-").isdigit() for v in values):
-        raise BadCursor(f"cursor {after!r} does not belong to this listing of {prefix} tasks")
-    return tuple(int(v) for v in values)
-
-
-def _result_cursor(after: str) -> tuple[float, int]:
-    head, _, rest = after.partition(":")
-    finished, _, seq = rest.rpartition(":")
-    try:
-        if head != "r":
-            raise ValueError(head)
-        return float(finished), int(seq)
-    except ValueError:
-        raise BadCursor(f"cursor {after!r} does not belong to the results listing") from None

@@ -6,12 +6,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from autonomic.queue.store.base import PAGE_MAX
-from autonomic.queue.store.records import BadCursor, Page, WorkerRecord
+from autonomic.queue.store import rules
+from autonomic.queue.store.records import Page, WorkerRecord
 from autonomic.queue.store.sqlite import rows
 from autonomic.queue.store.sqlite.engine import Tx
-
-MAX_TYPES = 200  # the most types remembered for a worker known only from its claims
 
 
 def heartbeat(tx: Tx, name: str, info: dict[str, Any] | None) -> None:
@@ -33,17 +31,7 @@ def claimed(tx: Tx, name: str, types: Sequence[str]) -> None:
     """A claim is a sign of life. A worker that never sent a heartbeat is listed with what it claims
     (`{"via": "claims", "types": [...]}`, no types meaning every type); a heartbeat's info is kept."""
     row = tx.db.execute("SELECT info FROM workers WHERE name = ?", (name,)).fetchone()
-    info: dict[str, Any] | None = None
-    if row is None:
-        info = {"via": "claims", **({"types": sorted(set(types))} if types else {})}
-    else:
-        known = json.loads(row["info"])
-        if known.get("via") == "claims" and "types" in known:
-            merged = sorted(set(known["types"]) | set(types))[:MAX_TYPES] if types else None
-            if merged is None:
-                info = {"via": "claims"}  # it now claims every type
-            elif merged != known["types"]:
-                info = {"via": "claims", "types": merged}
+    info = rules.claims_info(None if row is None else json.loads(row["info"]), types)
     if info is None:
         tx.db.execute("UPDATE workers SET last_seen = ? WHERE name = ?", (tx.now, name))
     else:
@@ -52,16 +40,13 @@ def claimed(tx: Tx, name: str, types: Sequence[str]) -> None:
 
 def workers(tx: Tx, limit: int, after: str | None) -> Page[WorkerRecord]:
     """By name, from the cursor `w:<name>` on."""
-    limit = max(0, min(limit, PAGE_MAX))
+    limit = rules.bounded(limit)
     if limit == 0:
         return Page([], None)
-    if after is not None and not after.startswith("w:"):
-        raise BadCursor(f"cursor {after!r} does not belong to the workers listing")
     found = tx.db.execute(
-        "SELECT * FROM workers WHERE name > ? ORDER BY name LIMIT ?", (after[2:] if after else "", limit + 1)
+        "SELECT * FROM workers WHERE name > ? ORDER BY name LIMIT ?", (rules.worker_cursor(after), limit + 1)
     ).fetchall()
-    following = f"w:{found[limit - 1]['name']}" if len(found) > limit else None
-    return Page([rows.worker(r) for r in found[:limit]], following)
+    return Page([rows.worker(r) for r in found[:limit]], rules.next_worker_cursor(found, limit))
 
 
 def live_workers(tx: Tx, since: float) -> int:
