@@ -179,11 +179,16 @@ def test_the_orchestrator_runs_before_jobs_then_services_then_after_jobs(
     wait_until(lambda: marks.exists() and "after" in marks.read_text(), timeout=30, what="the after job")
     order = [line.split()[0] for line in marks.read_text().splitlines()]
     assert order == ["before", "service", "after"]
-    events = _events(workspace.orchestrator_log)
-    jobs = [
-        (e["target"], e["status"]) for e in events if e["action"] == "job" and e["status"] != "attempting"
-    ]
+
+    def finished_jobs() -> list[tuple[str, str]] | None:
+        events = _events(workspace.orchestrator_log)
+        done = [
+            (e["target"], e["status"]) for e in events if e["action"] == "job" and e["status"] != "attempting"
+        ]
+        return done if len(done) == 3 else None  # the after job's exit is logged a moment after its mark
+
     # a job that cannot even start (an upgrade check not installed yet) does not stop the bring-up
+    jobs = wait_until(finished_jobs, timeout=15, what="three finished jobs in the log")
     assert jobs == [("check", "success"), ("missing", "failure"), ("verify", "success")]
     daemon.terminate()
     assert daemon.wait(timeout=30) == 0
