@@ -73,6 +73,18 @@ def check_release(row: Row, task_id: str, worker: str) -> None:
         raise TaskConflict(f"task {task_id} is leased by {row['worker']!r}, not {worker!r}")
 
 
+def check_cancellable(row: Row, task_id: str) -> None:
+    """A task can be cancelled until it is final (done, failed, dead or cancelled)."""
+    if TaskStatus(row["status"]).final:
+        raise TaskConflict(f"task {task_id} is already {row['status']}")
+
+
+def check_requeueable(row: Row, task_id: str) -> None:
+    """Only a dead-lettered task can be put back in the queue by hand."""
+    if row["status"] != TaskStatus.DEAD:
+        raise TaskConflict(f"task {task_id} is {row['status']}, not in the dead-letter queue")
+
+
 def unclaimed(row: Row) -> Row:
     """What a task handed back unstarted (a hung-up long poll, a worker's reserve) gets: not an attempt."""
     return {"attempts": row["attempts"] - 1, "worker": None, "leased_at": None, "lease_expires_at": None}

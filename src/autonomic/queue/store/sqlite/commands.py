@@ -9,7 +9,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from autonomic.errors import TaskConflict
 from autonomic.queue.store import rules
 from autonomic.queue.store.records import (
     Created,
@@ -136,8 +135,7 @@ def submit(tx: Tx, result: Submission) -> Outcome:
 
 def cancel(tx: Tx, task_id: str) -> TaskRecord:
     row = tx.task_row(task_id)
-    if TaskStatus(row["status"]).final:
-        raise TaskConflict(f"task {task_id} is already {row['status']}")
+    rules.check_cancellable(row, task_id)
     return tx.move([row], TaskStatus.CANCELLED, lambda _: {"finished_at": tx.now, "lease_expires_at": None})[
         0
     ]
@@ -145,8 +143,7 @@ def cancel(tx: Tx, task_id: str) -> TaskRecord:
 
 def requeue(tx: Tx, task_id: str) -> TaskRecord:
     row = tx.task_row(task_id)
-    if row["status"] != TaskStatus.DEAD:
-        raise TaskConflict(f"task {task_id} is {row['status']}, not in the dead-letter queue")
+    rules.check_requeueable(row, task_id)
     return tx.move(
         [row],
         TaskStatus.PENDING,
