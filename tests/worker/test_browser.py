@@ -191,8 +191,10 @@ def _kill_chromium() -> None:
     browsers = [p for p in psutil.Process().children(recursive=True) if _is_browser_main(p)]
     assert browsers, "no chromium process found"
     for proc in browsers:
-        with contextlib.suppress(psutil.Error):
-            os.kill(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(
+            psutil.Error
+        ):  # psutil's own kill: a process gone meanwhile is NoSuchProcess
+            proc.send_signal(signal.SIGKILL)
     wait_until(lambda: not any(_is_browser_main(p) for p in browsers), timeout=5)
 
 
@@ -200,6 +202,7 @@ def _is_browser_main(proc: psutil.Process) -> bool:
     try:
         return (
             "chrom" in proc.name().lower()
+            and "crashpad" not in proc.name().lower()  # the crash reporter comes and goes on its own
             and proc.status() != psutil.STATUS_ZOMBIE
             and not any(arg.startswith("--type=") for arg in proc.cmdline())
         )
