@@ -41,6 +41,36 @@ def _events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def _marking_service(root: Path) -> tuple[Workspace, Path, str, ServiceSpec]:
+    """A workspace whose service appends "service <time>" to `marks` when it starts; `stamp` (a Python
+    line with a `{}` for the word) lets jobs mark the same file. The service counts as running once its
+    probe passes: after it wrote its mark."""
+    workspace = Workspace.at(root)
+    workspace.config_file.write_text("")
+    marks = root / "marks"
+    stamp = f"import time; open({str(marks)!r}, 'a').write('{{}} %f\\n' % time.time())"
+    beat = root / "svc.heartbeat"
+    service = ServiceSpec(
+        name="svc",
+        argv=[PY, "-c", stamp.format("service") + f"; open({str(beat)!r}, 'w'); time.sleep(600)"],
+        cwd=str(root),
+        probe=ProbeSpec(ProbeKind.HEARTBEAT, str(beat), interval=0.2, max_age=600.0),
+    )
+    return workspace, marks, stamp, service
+
+
+def _start_orchestrator(workspace: Workspace, plan: Plan, pids: list[int]) -> subprocess.Popen[bytes]:
+    launcher.write_plan(workspace, plan)
+    daemon = subprocess.Popen(
+        launcher.daemon_argv(workspace),
+        cwd=workspace.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pids.append(daemon.pid)
+    return daemon
+
+
 def test_a_run_is_logged_with_its_exit_code_and_output(tmp_path: Path) -> None:
     ok = JobSpec("hello", [PY, "-c", "print('hi there')"], timeout=30)
     bad = JobSpec("broken", [PY, "-c", "import sys; sys.exit(7)"], timeout=30)
@@ -145,18 +175,7 @@ def test_the_plan_carries_jobs_through_json() -> None:
 def test_the_orchestrator_runs_before_jobs_then_services_then_after_jobs(
     tmp_workspace: Path, pids: list[int]
 ) -> None:
-    workspace = Workspace.at(tmp_workspace)
-    workspace.config_file.write_text("")
-    marks = tmp_workspace / "marks"
-    stamp = f"import time; open({str(marks)!r}, 'a').write('{{}} %f\\n' % time.time())"
-    beat = tmp_workspace / "svc.heartbeat"
-    # the service counts as running once its probe passes: after it wrote its mark
-    service = ServiceSpec(
-        name="svc",
-        argv=[PY, "-c", stamp.format("service") + f"; open({str(beat)!r}, 'w'); time.sleep(600)"],
-        cwd=str(tmp_workspace),
-        probe=ProbeSpec(ProbeKind.HEARTBEAT, str(beat), interval=0.2, max_age=600.0),
-    )
+    workspace, marks, stamp, service = _marking_service(tmp_workspace)
     plan = Plan(
         root=str(tmp_workspace),
         services=[service],
@@ -168,14 +187,7 @@ def test_the_orchestrator_runs_before_jobs_then_services_then_after_jobs(
             JobSpec("verify", [PY, "-c", stamp.format("after")], JobPhase.AFTER, timeout=30),
         ],
     )
-    launcher.write_plan(workspace, plan)
-    daemon = subprocess.Popen(
-        launcher.daemon_argv(workspace),
-        cwd=tmp_workspace,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    pids.append(daemon.pid)
+    daemon = _start_orchestrator(workspace, plan, pids)
     wait_until(lambda: marks.exists() and "after" in marks.read_text(), timeout=30, what="the after job")
     order = [line.split()[0] for line in marks.read_text().splitlines()]
     assert order == ["before", "service", "after"]
@@ -245,17 +257,7 @@ def test_up_during_the_before_jobs_starts_nothing_until_they_end(
 ) -> None:
     """`up` sends a reload while the upgrade check may still be installing: the plan is kept, applied once
     the `before` jobs end, and `up` waits for that instead of calling an empty service list settled."""
-    workspace = Workspace.at(tmp_workspace)
-    workspace.config_file.write_text("")
-    marks = tmp_workspace / "marks"
-    stamp = f"import time; open({str(marks)!r}, 'a').write('{{}} %f\\n' % time.time())"
-    beat = tmp_workspace / "svc.heartbeat"
-    service = ServiceSpec(
-        name="svc",
-        argv=[PY, "-c", stamp.format("service") + f"; open({str(beat)!r}, 'w'); time.sleep(600)"],
-        cwd=str(tmp_workspace),
-        probe=ProbeSpec(ProbeKind.HEARTBEAT, str(beat), interval=0.2, max_age=600.0),
-    )
+    workspace, marks, stamp, service = _marking_service(tmp_workspace)
     slow = JobSpec(
         "check",
         [PY, "-c", "import time; time.sleep(2); " + stamp.format("check")],
@@ -263,14 +265,7 @@ def test_up_during_the_before_jobs_starts_nothing_until_they_end(
         timeout=30,
     )
     plan = Plan(root=str(tmp_workspace), services=[service], jobs=[slow])
-    launcher.write_plan(workspace, plan)
-    daemon = subprocess.Popen(
-        launcher.daemon_argv(workspace),
-        cwd=tmp_workspace,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    pids.append(daemon.pid)
+    daemon = _start_orchestrator(workspace, plan, pids)
     wait_until(workspace.control_file.exists, timeout=15, what="the control file")
     outcome = launcher.up(workspace, plan, timeout=30)
     assert outcome.ok
