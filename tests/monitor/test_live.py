@@ -116,9 +116,15 @@ def test_issue10_reports_appear_at_once_match_their_sample_and_metrics_parse(liv
 
 
 def _families_with_queue(live: Live) -> dict[str, Any] | None:
+    """The metrics once a sample saw the queue answer and its service running (the first sample after
+    `up` may have caught the service a moment before its state read `running`)."""
     families = {f.name: f for f in text_string_to_metric_families(live.get("/metrics"))}
     reachable = families.get("autonomic_queue_reachable")
-    return families if reachable and reachable.samples[0].value == 1.0 else None
+    up = families.get("autonomic_service_up")
+    queue_up = up is not None and any(
+        s.labels.get("service") == "queue" and s.value == 1.0 for s in up.samples
+    )
+    return families if reachable and reachable.samples[0].value == 1.0 and queue_up else None
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on PATH (apt-get install chromium)")

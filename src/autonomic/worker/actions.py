@@ -8,6 +8,7 @@ two tasks never interleave their clicks and keystrokes.
 from __future__ import annotations
 
 import asyncio
+import time
 import webbrowser
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -124,7 +125,10 @@ async def wait(ctx: TaskContext, params: Params) -> Data:
     seconds = _number(params, "seconds", 1.0)
     if seconds < 0:
         raise TaskFailed("seconds cannot be negative")
-    await asyncio.sleep(seconds)
+    # the event loop may wake a timer up to its clock resolution early: a `wait` never waits less than asked
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(left)
     return {"slept": seconds}
 
 
