@@ -18,7 +18,7 @@ from autonomic.queue.schemas import Task, TaskCreate
 from autonomic.queue.server.service import QueueService
 from autonomic.queue.server.waiters import Hangup
 from autonomic.queue.settings import QueueSettings
-from autonomic.queue.store.records import TaskRecord
+from autonomic.queue.store.records import Claim, Created, NewTask, TaskRecord
 from autonomic.queue.store.sqlite import SqliteStore
 from tests.helpers import wait_until
 from tests.queue.support import Server
@@ -75,8 +75,22 @@ class _SlowStore(SqliteStore):
             self.during()
         return tasks
 
+    def create_and_claim(
+        self, tasks: Sequence[NewTask], claims: Sequence[Claim]
+    ) -> tuple[list[Created], list[list[TaskRecord]]]:
+        created, handed = super().create_and_claim(tasks, claims)
+        if any(handed):  # a waiting claim served by the create, its client leaving meanwhile
+            self.during()
+        return created, handed
 
-def test_issue3_a_task_claimed_for_a_client_that_hung_up_goes_straight_back(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("arrives", ["created", "released"])
+def test_issue3_a_task_claimed_for_a_client_that_hung_up_goes_straight_back(
+    tmp_path: Path, arrives: str
+) -> None:
+    """The task reaches the waiting poll either inside its create's transaction (handed over) or through
+    the poll's own claim once woken (a task released by another worker): either way it goes back."""
+
     async def scenario() -> tuple[list[Task], TaskRecord]:
         loop = asyncio.get_running_loop()
         hung_up = asyncio.Event()
@@ -96,18 +110,28 @@ def test_issue3_a_task_claimed_for_a_client_that_hung_up_goes_straight_back(tmp_
         service = QueueService(store, QueueSettings())
         hangup = Hangup(receive)
         try:
+            if arrives == "released":
+                held = await service.create([service.new_task(TaskCreate(type="job", data={}))])
+                assert [t.task_id for t in await service.claim("w0", ["job"], 1, 0.0, None)] == [
+                    held[0].task.id
+                ]
             poll = asyncio.create_task(service.claim("w1", ["job"], 1, 5.0, None, hangup))
             await asyncio.sleep(0.1)  # the poll is waiting
-            created = await service.create([service.new_task(TaskCreate(type="job", data={}))])
+            if arrives == "released":
+                task_id = (await service.release(held[0].task.id, "w0", 0.0, None)).task_id
+            else:
+                created = await service.create([service.new_task(TaskCreate(type="job", data={}))])
+                task_id = created[0].task.id
             claimed = await asyncio.wait_for(poll, 5)
-            return claimed, store.get(created[0].task.task_id)
+            return claimed, store.get(task_id)
         finally:
             hangup.close()
             store.close()
 
     claimed, task = asyncio.run(scenario())
     assert claimed == []
-    assert task.status == "pending" and task.attempts == 0 and task.worker is None
+    attempts = 1 if arrives == "released" else 0  # w0's attempt counts; the hung-up poll's does not
+    assert task.status == "pending" and task.attempts == attempts and task.worker is None
 
 
 def test_a_long_poll_still_answers_a_client_that_stays(shared_server: Server, kind: str) -> None:

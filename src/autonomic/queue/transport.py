@@ -60,7 +60,12 @@ def encode(body: Any) -> bytes | None:
 
 
 def target(path: str, params: dict[str, Any] | None) -> str:
-    return f"{path}?{urlencode(params)}" if params else path
+    if not params:
+        return path
+    # A number or a plain word needs no escaping (`?wait=30` on every `run`); anything else is encoded.
+    if all(type(v) in (int, float) or (type(v) is str and v.isalnum() and v.isascii()) for v in params.values()):
+        return f"{path}?{'&'.join(f'{k}={v}' for k, v in params.items())}"
+    return f"{path}?{urlencode(params)}"
 
 
 def unreachable(base_url: str, exc: BaseException, timed_out: bool) -> QueueUnavailable:

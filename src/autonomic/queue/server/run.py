@@ -63,6 +63,9 @@ def serve(workspace: Workspace, settings: QueueSettings) -> None:
             lifespan="on",
             ws="none",
             server_header=False,
+            # The peer address is the socket's: no X-Forwarded-For rewriting (the Guard judges the Host,
+            # Origin and token; a proxy in front is not a setup this server supports), one layer less.
+            proxy_headers=False,
             date_header=False,  # kept current by a 10 Hz tick in uvicorn; the API does not need it
             timeout_graceful_shutdown=5,
             timeout_keep_alive=30,

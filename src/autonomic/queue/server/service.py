@@ -17,10 +17,18 @@ from autonomic.clock import Clock, SystemClock
 from autonomic.queue.schemas import Health, Result, Stats, Task, TaskCreate, Worker
 from autonomic.queue.server import views
 from autonomic.queue.server.timers import Timers
-from autonomic.queue.server.waiters import Hangup, ResultWaiters, Signal
+from autonomic.queue.server.waiters import Hangup, Ready, ResultWaiters
 from autonomic.queue.settings import QueueSettings
 from autonomic.queue.store.base import PAGE_MAX, Store
-from autonomic.queue.store.records import Created, NewTask, Outcome, ResultRecord, Submission
+from autonomic.queue.store.records import (
+    Claim,
+    Created,
+    NewTask,
+    Outcome,
+    ResultRecord,
+    Submission,
+    TaskRecord,
+)
 from autonomic.queue.task import Priority, TaskStatus
 
 log = logging.getLogger("autonomic.queue")
@@ -39,7 +47,7 @@ class QueueService:
         self.store = store
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.ready = Signal()
+        self.ready = Ready()
         self.results = ResultWaiters()
         self.timers = Timers(self)
         self.stopping = False
@@ -71,8 +79,27 @@ class QueueService:
         )
 
     async def create(self, tasks: Sequence[NewTask]) -> list[Created]:
-        created = await self.call(self.store.create, list(tasks))
-        if any(c.created for c in created):
+        """Store new tasks. Claims waiting for their types are served in the same transaction and woken
+        with their tasks; the other waiters are woken only if something is left for them."""
+        now = self.clock.time()
+        due = {task.type for task in tasks if task.run_at is None or task.run_at <= now}
+        waiting = self.ready.waiting(due) if due else []
+        if not waiting:
+            created = await self.call(self.store.create, list(tasks))
+            if any(c.created for c in created):
+                self.ready.notify()
+            return created
+        claims = [claim for _, claim in waiting]
+        created, handed = await self.call(self.store.create_and_claim, list(tasks), claims)
+        taken: set[str] = set()
+        for (future, claim), leased in zip(waiting, handed, strict=True):
+            if not leased:
+                continue
+            taken.update(task.id for task in leased)
+            self.timers.lease_granted(now + claim.lease)
+            if not self.ready.hand(future, leased):  # it stopped waiting while the store worked
+                await self._unclaim(claim.worker, [task.id for task in leased])
+        if any(c.created and (c.task.id not in taken or c.task.run_at > now) for c in created):
             self.ready.notify()
         return created
 
@@ -93,24 +120,29 @@ class QueueService:
         limit = min(limit, self.settings.max_batch)
         lease = self.settings.lease if lease is None else lease
         deadline = self.clock.monotonic() + min(wait, self.settings.max_wait)
+        claim = Claim(worker, tuple(types), limit, lease)
         while True:
             if hangup is not None and hangup.gone:
                 return []
             seen = self.ready.generation
             tasks = await self.call(self.store.claim, worker, list(types), limit, lease)
             if tasks:
-                if hangup is not None and hangup.gone:
-                    await self._unclaim(worker, [task.id for task in tasks])
-                    return []
                 self.timers.lease_granted(self.clock.time() + lease)
-                return [views.task(task) for task in tasks]
-            remaining = deadline - self.clock.monotonic()
-            if remaining <= 0 or self.stopping:
+            else:
+                remaining = deadline - self.clock.monotonic()
+                if remaining <= 0 or self.stopping:
+                    return []
+                ready_at = await self.call(self.store.next_ready_at, list(types))
+                if ready_at is not None:  # a delayed task: wake when it is due even if nobody notifies
+                    remaining = min(remaining, max(ready_at - self.clock.time(), 0.001))
+                handed: list[TaskRecord] | None = await self.ready.wait(seen, remaining, hangup, claim)
+                if not handed:
+                    continue
+                tasks = handed  # a create leased them to this claim in its own transaction
+            if hangup is not None and hangup.gone:
+                await self._unclaim(worker, [task.id for task in tasks])
                 return []
-            ready_at = await self.call(self.store.next_ready_at, list(types))
-            if ready_at is not None:  # a delayed task: wake when it is due even if nobody notifies
-                remaining = min(remaining, max(ready_at - self.clock.time(), 0.001))
-            await self.ready.wait(seen, remaining, hangup)
+            return [views.task(task) for task in tasks]
 
     async def _unclaim(self, worker: str, task_ids: list[str]) -> None:
         """The claimer hung up while its claim was made: the tasks go back, their attempt not counted."""

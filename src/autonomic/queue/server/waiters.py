@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from autonomic.queue.store.records import ResultRecord
+from autonomic.queue.store.records import Claim, ResultRecord, TaskRecord
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -42,24 +42,56 @@ class Signal:
 
     def __init__(self) -> None:
         self.generation = 0
-        self._waiting: set[asyncio.Future[None]] = set()
+        # each waiting future, with what its waiter waits for (None: anything), in the order they began
+        self._waiting: dict[asyncio.Future[Any], Any] = {}
 
     def notify(self) -> None:
         self.generation += 1
-        waiting, self._waiting = self._waiting, set()
+        waiting, self._waiting = self._waiting, {}
         for future in waiting:
             _settle(future)
 
-    async def wait(self, seen: int, timeout: float, hangup: Hangup | None = None) -> None:
-        """Sleep until a notify after generation `seen`, `timeout` seconds, or the caller hanging up."""
+    async def wait(self, seen: int, timeout: float, hangup: Hangup | None = None, what: Any = None) -> Any:
+        """Sleep until a notify after generation `seen`, `timeout` seconds, or the caller hanging up.
+
+        Returns what a waker handed over to this waiter alone (see `Ready.hand`); None otherwise."""
         if self.generation != seen or timeout <= 0 or (hangup is not None and hangup.gone):
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.add(future)
+            return None
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[future] = what
         try:
             await _sleep_on(future, timeout, hangup)
         finally:
-            self._waiting.discard(future)
+            self._waiting.pop(future, None)
+        return future.result() if future.done() else None
+
+
+class Ready(Signal):
+    """The signal for "tasks became claimable"; each waiter is a claim that says what it takes.
+
+    A create can then serve the claims waiting for its tasks' types in its own transaction
+    (`Store.create_and_claim`) and hand each its tasks with the wake-up (`hand`): the worker's long
+    poll answers without a claim transaction, and without first waking only to ask the store.
+    """
+
+    def waiting(self, types: set[str]) -> list[tuple[asyncio.Future[Any], Claim]]:
+        """The claims waiting now that take any of `types`, longest waiting first."""
+        return [
+            (future, claim)
+            for future, claim in self._waiting.items()
+            if isinstance(claim, Claim)
+            and not future.done()
+            and (not claim.types or not types.isdisjoint(claim.types))
+        ]
+
+    def hand(self, future: asyncio.Future[Any], tasks: list[TaskRecord]) -> bool:
+        """Wake one waiting claim with the tasks leased for it; False if it stopped waiting meanwhile
+        (timed out, hung up, woken by a notify): then nobody takes them, and the caller hands them back."""
+        if future.done():
+            return False
+        self._waiting.pop(future, None)
+        future.set_result(tasks)
+        return True
 
 
 class ResultWaiters:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from autonomic.queue.settings import QueueSettings
 from autonomic.queue.store.records import (
+    Claim,
     Counts,
     Created,
     NewTask,
@@ -84,6 +85,12 @@ class Store(Protocol):
         self, worker: str, types: Sequence[str], limit: int, lease: float | None = None
     ) -> list[TaskRecord]:
         """Lease up to `limit` ready tasks (of `types`, or any if empty), best priority first, FIFO within."""
+
+    def create_and_claim(
+        self, tasks: Sequence[NewTask], claims: Sequence[Claim]
+    ) -> tuple[list[Created], list[list[TaskRecord]]]:
+        """`create`, then each of `claims` in order, as `claim` would, all in one transaction: the tasks each
+        waiting claim leased (possibly older ones, in claim order), one list per claim."""
 
     def next_ready_at(self, types: Sequence[str]) -> float | None:
         """When the earliest pending task of `types` becomes claimable (epoch seconds), or None."""

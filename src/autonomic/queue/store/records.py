@@ -75,6 +75,18 @@ class NewTask:
     idempotency_key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claim the server holds open (a long poll with nothing to take yet), which a create may serve in
+    its own transaction (`Store.create_and_claim`): the tasks go to the waiting worker without a claim
+    transaction of their own. `lease` is resolved (seconds)."""
+
+    worker: str
+    types: tuple[str, ...]
+    limit: int
+    lease: float
+
+
 @dataclass(frozen=True)
 class Created:
     task: TaskRecord

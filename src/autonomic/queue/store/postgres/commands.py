@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from autonomic.queue.store import rules
 from autonomic.queue.store.postgres import reads
 from autonomic.queue.store.postgres.engine import Tx
-from autonomic.queue.store.records import Created, NewTask, Outcome, Submission, TaskRecord, Verdict
+from autonomic.queue.store.records import Claim, Created, NewTask, Outcome, Submission, TaskRecord, Verdict
 from autonomic.queue.store.rows import Row, dump, reported_duration_ms, task
 from autonomic.queue.task import Priority, TaskStatus
 
@@ -66,6 +66,13 @@ def _insert(tx: Tx, new: NewTask) -> tuple[Row | None, Row | None]:
         if found is not None:
             return None, found
         # evicted between the two statements: the key is free again, so insert once more
+
+
+def create_and_claim(
+    tx: Tx, tasks: Sequence[NewTask], claims: Sequence[Claim]
+) -> tuple[list[Created], list[list[TaskRecord]]]:
+    created = create(tx, tasks)
+    return created, [claim(tx, c.worker, c.types, c.limit, c.lease) for c in claims]
 
 
 def claim(tx: Tx, worker: str, types: Sequence[str], limit: int, lease: float | None) -> list[TaskRecord]:

@@ -32,6 +32,7 @@ from autonomic.queue.store.postgres.engine import Tx
 from autonomic.queue.store.postgres.listener import Handlers, Listener, channel, payloads
 from autonomic.queue.store.postgres.schema import migrate
 from autonomic.queue.store.records import (
+    Claim,
     Counts,
     Created,
     NewTask,
@@ -129,6 +130,11 @@ class PostgresStore:
 
     def create(self, tasks: Sequence[NewTask]) -> list[Created]:
         return self._write(commands.create, tasks)
+
+    def create_and_claim(
+        self, tasks: Sequence[NewTask], claims: Sequence[Claim]
+    ) -> tuple[list[Created], list[list[TaskRecord]]]:
+        return self._write(commands.create_and_claim, tasks, claims)
 
     def claim(
         self, worker: str, types: Sequence[str], limit: int, lease: float | None = None

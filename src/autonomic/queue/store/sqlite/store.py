@@ -21,6 +21,7 @@ from typing import Any
 from autonomic.clock import Clock, SystemClock
 from autonomic.queue.store.base import PAGE_MAX, Policy
 from autonomic.queue.store.records import (
+    Claim,
     Counts,
     Created,
     NewTask,
@@ -89,6 +90,12 @@ class SqliteStore:
     def create(self, tasks: Sequence[NewTask]) -> list[Created]:
         with self._write() as tx:
             return commands.create(tx, tasks)
+
+    def create_and_claim(
+        self, tasks: Sequence[NewTask], claims: Sequence[Claim]
+    ) -> tuple[list[Created], list[list[TaskRecord]]]:
+        with self._write() as tx:
+            return commands.create_and_claim(tx, tasks, claims)
 
     def claim(
         self, worker: str, types: Sequence[str], limit: int, lease: float | None = None
