@@ -14,7 +14,9 @@ every consumer itself, and stops each by pid at the end. Measured, for each syst
   user runs it (its default settings, then --concurrency 1 and 16) running the built-in `ping`;
   huey: its consumer, one thread worker; Celery: one solo worker.
 - round trip: enqueue one task, the waiting worker runs it, the result is back with the enqueuer;
-  p50 / p95 ms. autonomic: `QueueClient.run` (POST /api/tasks/create?wait=, one call) through the
+  p50 / p95 ms over --repeat rounds of --round-trips each, every round with a freshly started worker
+  (pooled: where the scheduler happens to place the processes on the CPUs moves one round's p50 by up
+  to ~20 % on this 2-CPU machine, for every system alike). autonomic: `QueueClient.run` (POST /api/tasks/create?wait=, one call) through the
   same worker; huey's consumer and result reads poll every 1 ms / 0.2 ms (its defaults start at
   100 ms); Celery's result reads poll every 0.2 ms.
 - server ceiling: not a worker a user runs, two pipelined loops that claim and answer in batches of
@@ -185,10 +187,10 @@ def _autonomic(root: Path, args: argparse.Namespace) -> list[Row]:
             print(f"{label} ...", flush=True)
             worker = [PYTHON, "-m", "autonomic", "worker", "--workspace", str(root), *extra]
             if args.only == "rt":
-                rows.append(Row(label, None, *_autonomic_round_trips(client, worker, root, args.round_trips)))
+                rows.append(Row(label, None, *_autonomic_round_trips(client, worker, root, args)))
                 continue
             drains = [_autonomic_drain(client, worker, root, args.tasks) for _ in range(args.repeat)]
-            p50, p95 = _autonomic_round_trips(client, worker, root, args.round_trips)
+            p50, p95 = _autonomic_round_trips(client, worker, root, args)
             rows.append(Row(label, statistics.median(drains), p50, p95))
         if args.only == "rt":
             client.close()
@@ -238,18 +240,28 @@ def _autonomic_drain(client: QueueClient, worker: list[str], root: Path, total: 
     return total / (finished - started)
 
 
-def _autonomic_round_trips(client: QueueClient, worker: list[str], root: Path, n: int) -> tuple[float, float]:
+def _autonomic_round_trips(
+    client: QueueClient, worker: list[str], root: Path, args: argparse.Namespace
+) -> tuple[float, float]:
     """Round trips through the worker: `QueueClient.run("ping")`, one call each."""
     env = {"AUTONOMIC_LOG_LEVEL": "WARNING"}
-    with _process(worker, env=env, log=root / "worker.log"):
-        for _ in range(20):  # warm-up: the worker's long poll is in place, connections are open
-            client.run("ping", timeout=30)
-        samples = []
-        for _ in range(n):
-            started = time.perf_counter()
-            client.run("ping", timeout=10)
-            samples.append(time.perf_counter() - started)
+    samples: list[float] = []
+    for _ in range(args.repeat):
+        with _process(worker, env=env, log=root / "worker.log"):
+            for _ in range(20):  # warm-up: the worker's long poll is in place, connections are open
+                client.run("ping", timeout=30)
+            samples += _timed(args.round_trips, lambda: client.run("ping", timeout=10))
     return _percentiles(samples)
+
+
+def _timed(n: int, call: Callable[[], object]) -> list[float]:
+    """Seconds each of `n` calls took (one round of round trips)."""
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
 
 
 def _ceiling_role(url: str, token: str, total: int, batch: int) -> None:
@@ -314,13 +326,11 @@ def _huey(tmp: Path, args: argparse.Namespace) -> Row:
             last = _huey_result(results[-1], 120)
             first = _huey_result(results[0], 5)
         drains.append(args.tasks / (last - first))
-    with _process(consumer, env=env, cwd=PEERS, log=tmp / "huey.log"):
-        _huey_result(peers.huey_noop(), 20)  # warm-up: the consumer is up
-        samples = []
-        for _ in range(args.round_trips):
-            started = time.perf_counter()
-            _huey_result(peers.huey_noop(), 10)
-            samples.append(time.perf_counter() - started)
+    samples: list[float] = []
+    for _ in range(args.repeat):
+        with _process(consumer, env=env, cwd=PEERS, log=tmp / "huey.log"):
+            _huey_result(peers.huey_noop(), 20)  # warm-up: the consumer is up
+            samples += _timed(args.round_trips, lambda: _huey_result(peers.huey_noop(), 10))
     drain = statistics.median(drains) if drains else None
     return Row("huey SqliteHuey (1 thread)", drain, *_percentiles(samples))
 
@@ -358,13 +368,13 @@ def _celery(tmp: Path, args: argparse.Namespace) -> Row:
                 last = float(results[-1].get(timeout=300, interval=0.001))
                 first = float(results[0].get(timeout=10))
             drains.append(args.tasks / (last - first))
-        with _process(worker, env=env, cwd=PEERS, log=tmp / "celery.log"):
-            peers.celery_noop.delay().get(timeout=30)
-            samples = []
-            for _ in range(args.round_trips):
-                started = time.perf_counter()
-                peers.celery_noop.delay().get(timeout=10, interval=0.0002)
-                samples.append(time.perf_counter() - started)
+        samples: list[float] = []
+        for _ in range(args.repeat):
+            with _process(worker, env=env, cwd=PEERS, log=tmp / "celery.log"):
+                peers.celery_noop.delay().get(timeout=30)
+                samples += _timed(
+                    args.round_trips, lambda: peers.celery_noop.delay().get(timeout=10, interval=0.0002)
+                )
     drain = statistics.median(drains) if drains else None
     return Row("Celery + Redis (solo)", drain, *_percentiles(samples))
 
@@ -383,8 +393,8 @@ def _report(rows: list[Row], args: argparse.Namespace, load: tuple[float, float,
     huey = next(r for r in rows if r.system.startswith("huey"))
     celery = next((r for r in rows if r.system.startswith("Celery")), None)
     print(
-        f"\n{args.tasks} no-op tasks, one worker process; {args.round_trips} round trips; drain = median "
-        f"of {args.repeat}; load average before the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        f"\n{args.tasks} no-op tasks, one worker process; {args.repeat} x {args.round_trips} round trips; "
+        f"drain = median of {args.repeat}; load average before the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
         f"on {os.cpu_count()} CPUs\n"
     )
     print(

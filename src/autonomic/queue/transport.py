@@ -63,7 +63,9 @@ def target(path: str, params: dict[str, Any] | None) -> str:
     if not params:
         return path
     # A number or a plain word needs no escaping (`?wait=30` on every `run`); anything else is encoded.
-    if all(type(v) in (int, float) or (type(v) is str and v.isalnum() and v.isascii()) for v in params.values()):
+    if all(
+        type(v) in (int, float) or (type(v) is str and v.isalnum() and v.isascii()) for v in params.values()
+    ):
         return f"{path}?{'&'.join(f'{k}={v}' for k, v in params.items())}"
     return f"{path}?{urlencode(params)}"
 
