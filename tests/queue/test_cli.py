@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import httpx
 
-from tests.helpers import free_port, run_cli
+from tests.helpers import free_port, run_cli, wait_until
 from tests.queue.support import Server, make_workspace
 
 
@@ -130,3 +131,37 @@ def test_issue7_config_values_the_wire_would_refuse_are_refused_by_the_config(tm
         assert result.returncode == 2, (line, result.stderr)
         assert result.stderr.startswith(f"error: autonomic.toml: {key}:"), (line, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_issue9_add_says_when_a_waiting_worker_took_the_task_at_once(
+    shared_server: Server, kind: str
+) -> None:
+    headers = {"Authorization": f"Bearer {shared_server.token}", "X-Worker-Name": f"{kind}-poller"}
+    claimed: list[httpx.Response] = []
+    poll = threading.Thread(
+        target=lambda: claimed.append(
+            httpx.post(
+                f"{shared_server.url}/api/tasks/claim",
+                json={"types": [kind], "wait": 10},
+                headers=headers,
+                timeout=20,
+            )
+        )
+    )
+    poll.start()
+    try:
+        wait_until(lambda: _polls_waiting(shared_server, kind), 10, what="the long poll to be registered")
+        code, out, err = cli(shared_server, "add", kind)
+    finally:
+        poll.join(20)
+    assert code == 0, err
+    assert f"handed to {kind}-poller" in out, out
+    task_id = out.split("task ")[1].split()[0]
+    assert [t["task_id"] for t in claimed[0].json()["tasks"]] == [task_id]
+
+
+def _polls_waiting(server: Server, kind: str) -> bool:
+    """The poller shows up in the worker registry once its claim reached the server."""
+    headers = {"Authorization": f"Bearer {server.token}"}
+    workers = httpx.get(f"{server.url}/api/workers", headers=headers).json()["workers"]
+    return any(w["name"] == f"{kind}-poller" for w in workers)

@@ -100,6 +100,8 @@ def add(
         render.as_json({**task.model_dump(mode="json"), "created": answer.created})
     elif not answer.created:
         render.info(f"already queued as {task.task_id} ({task.type}, {task.status}); nothing added")
+    elif task.worker:  # a waiting worker took it as it was stored
+        render.success(f"queued {task.type} task {task.task_id} ({task.priority}): handed to {task.worker}")
     else:
         render.success(f"queued {task.type} task {task.task_id} ({task.priority}, {task.status})")
     if unclaimed:
