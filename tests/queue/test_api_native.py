@@ -120,8 +120,9 @@ def test_run_waits_for_the_result_in_one_call(shared_server: Server, kind: str) 
 
 
 def test_run_without_a_worker_times_out_clearly(shared_server: Server, kind: str) -> None:
-    with shared_server.client() as client, pytest.raises(ResultTimeout, match="stays queued"):
+    with shared_server.client() as client, pytest.raises(ResultTimeout, match="stays queued") as raised:
         client.run(kind, timeout=0.2)
+    assert f"({kind}) has no result yet" in str(raised.value)
 
 
 def test_heartbeats_show_in_the_worker_registry(shared_server: Server) -> None:

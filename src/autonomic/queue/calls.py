@@ -311,13 +311,24 @@ def _created(response: Answer) -> Task:
     return TaskCreated.model_validate_json(response.content).task
 
 
+class _Kind(BaseModel):
+    type: str
+
+
+class _RunAnswer(BaseModel):
+    """What `run` needs of a create answer: the result, and the task's type for a timeout's message
+    (the rest of the task is not validated again: `run` does not return it)."""
+
+    task_id: str
+    task: _Kind
+    result: Result | None = None
+
+
 def _ran(response: Answer) -> Result:
-    created = TaskCreated.model_validate_json(response.content)
-    if created.result is None:
-        raise ResultTimeout(
-            f"task {created.task_id} ({created.task.type}) has no result yet; it stays queued"
-        )
-    return created.result
+    answer = _RunAnswer.model_validate_json(response.content)
+    if answer.result is None:
+        raise ResultTimeout(f"task {answer.task_id} ({answer.task.type}) has no result yet; it stays queued")
+    return answer.result
 
 
 def _nothing(_: Answer) -> None:

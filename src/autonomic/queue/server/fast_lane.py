@@ -43,7 +43,8 @@ class _Call:
         self.receive = receive
         self.body = body
         self.task_id = task_id
-        self.query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+        raw = scope["query_string"]
+        self.query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
         self.worker: str | None = None
         for name, value in scope["headers"]:
             if name == b"x-worker-name":
