@@ -49,6 +49,9 @@ class QueueSettings(BaseModel):
     retry_max_delay: Delay = 300.0  # cap of the back-off before an expired task is handed out again
     reap_interval: PositiveDuration = 1.0  # least time between two timer passes (they wake only when due)
     worker_ttl: PositiveDuration = 60.0  # a worker not heard from for this long no longer counts as live
+    # after answering a create, claim or result, stay awake this long for the caller's next request
+    # instead of sleeping (see queue/server/spin.py); costs CPU only while requests come; 0 = off
+    busy_poll: Duration = Field(0.0002, ge=0, le=0.01)
     # dead-lettered tasks are evicted like finished ones; this keeps them longer (or shorter) if set
     dead_max_age: Duration | None = None
 

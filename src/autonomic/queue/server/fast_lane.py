@@ -25,6 +25,7 @@ from autonomic.queue.server import native_routes, origin_routes
 from autonomic.queue.server.problems import error_status
 from autonomic.queue.server.security import ASGIApp, Receive, Scope, Send, replay_body
 from autonomic.queue.server.service import QueueService
+from autonomic.queue.server.spin import Spinner
 
 # The routes' own query declarations, so a value valid here is exactly one valid there.
 _WAIT: TypeAdapter[float] = TypeAdapter(origin_routes.Wait)
@@ -131,6 +132,7 @@ class FastLane:
     def __init__(self, app: ASGIApp, service: QueueService) -> None:
         self.app = app
         self.service = service
+        self.spinner = Spinner(service.settings.busy_poll)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = route(scope["method"], scope["path"]) if scope["type"] == "http" else None
@@ -161,6 +163,7 @@ class FastLane:
             await _send(send, problem[0], _detail(problem[1]))
             return
         await _send(send, 200, answer.model_dump_json().encode())
+        self.spinner.kick()  # its caller's next request is likely on its way: be awake for it
 
 
 async def _read(receive: Receive) -> bytes | None:
