@@ -23,6 +23,7 @@ require_token = true         # the token is in .autonomic/token (0600); the CLI 
 # store = "postgresql://app:${QUEUE_DB_PASSWORD}@db-host/autonomic"   # several servers, one queue
 # lease = "120s"             # how long a claimed task is held before it is handed out again
 # max_attempts = 5           # then the task goes to the dead-letter queue
+# busy_poll = "0.2ms"        # stay awake this long after answering, for the caller's next request; "0s": off
 
 [worker]                     # the RPA Worker (built-in service "worker", starts after "queue")
 concurrency = 2
