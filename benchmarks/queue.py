@@ -14,11 +14,12 @@ every consumer itself, and stops each by pid at the end. Measured, for each syst
   user runs it (its default settings, then --concurrency 1 and 16) running the built-in `ping`;
   huey: its consumer, one thread worker; Celery: one solo worker.
 - round trip: enqueue one task, the waiting worker runs it, the result is back with the enqueuer;
-  p50 / p95 ms over --repeat rounds of --round-trips each, every round with a freshly started worker
-  (pooled: where the scheduler happens to place the processes on the CPUs moves one round's p50 by up
-  to ~20 % on this 2-CPU machine, for every system alike). autonomic: `QueueClient.run` (POST /api/tasks/create?wait=, one call) through the
-  same worker; huey's consumer and result reads poll every 1 ms / 0.2 ms (its defaults start at
-  100 ms); Celery's result reads poll every 0.2 ms.
+  p50 / p95 ms over --repeat rounds of --round-trips each, every round with freshly started processes
+  (autonomic's server and worker, huey's consumer, Celery's worker), the samples pooled: where the
+  scheduler places the processes on the CPUs moves one round's p50 by 20 % and more on this 2-CPU
+  machine, for every system alike. autonomic: `QueueClient.run` (POST /api/tasks/create?wait=, one
+  call) through the same worker; huey's consumer and result reads poll every 1 ms / 0.2 ms (its
+  defaults start at 100 ms); Celery's result reads poll every 0.2 ms.
 - server ceiling: not a worker a user runs, two pipelined loops that claim and answer in batches of
   --batch (the server's default cap): what the queue server itself sustains.
 
@@ -179,32 +180,51 @@ def _autonomic(root: Path, args: argparse.Namespace) -> list[Row]:
     workspace.config_file.write_text(text)
     token = read_token(workspace) or ""
     url = f"http://127.0.0.1:{port}"
+    serve = [PYTHON, "-m", "autonomic", "serve", "--workspace", str(root)]
+    client = QueueClient(url, token, "bench")
     rows = []
-    with _process([PYTHON, "-m", "autonomic", "serve", "--workspace", str(root)], log=root / "server.log"):
-        client = QueueClient(url, token, "bench")
-        _wait(lambda: _up(client), 20, "the autonomic server")
+    try:
         for label, extra in WORKERS[:1] if args.only == "rt" else WORKERS:
             print(f"{label} ...", flush=True)
             worker = [PYTHON, "-m", "autonomic", "worker", "--workspace", str(root), *extra]
-            if args.only == "rt":
-                rows.append(Row(label, None, *_autonomic_round_trips(client, worker, root, args)))
-                continue
-            drains = [_autonomic_drain(client, worker, root, args.tasks) for _ in range(args.repeat)]
-            p50, p95 = _autonomic_round_trips(client, worker, root, args)
-            rows.append(Row(label, statistics.median(drains), p50, p95))
-        if args.only == "rt":
-            client.close()
-            return rows
-        print("server ceiling ...", flush=True)
-        ceiling = []
-        for _ in range(args.repeat):
-            _enqueue_pings(client, args.tasks)
-            role = [PYTHON, __file__, "--role", "ceiling", url, token, str(args.tasks), str(args.batch)]
-            out = subprocess.run(role, capture_output=True, text=True, check=True)
-            ceiling.append(args.tasks / float(out.stdout.strip()))
-        rows.append(Row(f"server ceiling (batch client, {args.batch}/request)", statistics.median(ceiling)))
+            drain = None
+            if args.only != "rt":
+                with _serving(serve, client, root):
+                    drains = [_autonomic_drain(client, worker, root, args.tasks) for _ in range(args.repeat)]
+                drain = statistics.median(drains)
+            rows.append(Row(label, drain, *_autonomic_round_trips(client, serve, worker, root, args)))
+        if args.only != "rt":
+            print("server ceiling ...", flush=True)
+            ceiling = []
+            with _serving(serve, client, root):
+                for _ in range(args.repeat):
+                    _enqueue_pings(client, args.tasks)
+                    role = [
+                        PYTHON,
+                        __file__,
+                        "--role",
+                        "ceiling",
+                        url,
+                        token,
+                        str(args.tasks),
+                        str(args.batch),
+                    ]
+                    out = subprocess.run(role, capture_output=True, text=True, check=True)
+                    ceiling.append(args.tasks / float(out.stdout.strip()))
+            rows.append(
+                Row(f"server ceiling (batch client, {args.batch}/request)", statistics.median(ceiling))
+            )
+    finally:
         client.close()
     return rows
+
+
+@contextlib.contextmanager
+def _serving(serve: list[str], client: QueueClient, root: Path) -> Iterator[None]:
+    """The autonomic queue server of the benchmark's workspace, up for the block, stopped by pid after it."""
+    with _process(serve, log=root / "server.log"):
+        _wait(lambda: _up(client), 20, "the autonomic server")
+        yield
 
 
 def _up(client: QueueClient) -> bool:
@@ -241,13 +261,14 @@ def _autonomic_drain(client: QueueClient, worker: list[str], root: Path, total: 
 
 
 def _autonomic_round_trips(
-    client: QueueClient, worker: list[str], root: Path, args: argparse.Namespace
+    client: QueueClient, serve: list[str], worker: list[str], root: Path, args: argparse.Namespace
 ) -> tuple[float, float]:
-    """Round trips through the worker: `QueueClient.run("ping")`, one call each."""
+    """Round trips through the worker: `QueueClient.run("ping")`, one call each; every round with a
+    freshly started server and worker (where the scheduler puts them is drawn again each round)."""
     env = {"AUTONOMIC_LOG_LEVEL": "WARNING"}
     samples: list[float] = []
     for _ in range(args.repeat):
-        with _process(worker, env=env, log=root / "worker.log"):
+        with _serving(serve, client, root), _process(worker, env=env, log=root / "worker.log"):
             for _ in range(20):  # warm-up: the worker's long poll is in place, connections are open
                 client.run("ping", timeout=30)
             samples += _timed(args.round_trips, lambda: client.run("ping", timeout=10))
