@@ -6,6 +6,7 @@ The backends (`sqlite/`, `postgres/`) keep only their statements; the decisions 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from autonomic.queue.store.records import BadCursor
 from autonomic.queue.task import TaskStatus
 
 Row = dict[str, Any]
+log = logging.getLogger("autonomic.queue.store")
 
 MAX_TYPES = 200  # the most types remembered for a worker known only from its claims
 
@@ -83,6 +85,43 @@ def check_requeueable(row: Row, task_id: str) -> None:
     """Only a dead-lettered task can be put back in the queue by hand."""
     if row["status"] != TaskStatus.DEAD:
         raise TaskConflict(f"task {task_id} is {row['status']}, not in the dead-letter queue")
+
+
+def out_of_attempts(held: Sequence[Row], error: str) -> tuple[list[Row], list[Row]]:
+    """Leased tasks going back after `error`: (those out of attempts, for the DLQ; those to retry).
+    The dead-lettered ones are logged here."""
+    spent = [row for row in held if row["attempts"] >= row["max_attempts"]]
+    for row in spent:
+        log.warning(
+            "task %s (%s): dead-lettered after %d attempts: %s",
+            row["id"],
+            row["type"],
+            row["attempts"],
+            error,
+        )
+    return spent, [row for row in held if row["attempts"] < row["max_attempts"]]
+
+
+def dead_lettered(now: float, error: str) -> Row:
+    """What a task out of attempts gets: its finished_at is when it died (retention evicts it like a
+    finished one)."""
+    return {"finished_at": now, "lease_expires_at": None, "last_error": error}
+
+
+def retried(run_at: float, error: str) -> Row:
+    """What a task going back to the queue gets (plus the backend's new `seq`: the back of the queue)."""
+    return {"run_at": run_at, "worker": None, "lease_expires_at": None, "last_error": error}
+
+
+def log_expired(expired: Sequence[Row]) -> None:
+    for row in expired:
+        log.warning(
+            "task %s (%s): lease of worker %r expired after attempt %d",
+            row["id"],
+            row["type"],
+            row["worker"],
+            row["attempts"],
+        )
 
 
 def unclaimed(row: Row) -> Row:

@@ -202,14 +202,7 @@ def reclaim_expired(tx: Tx) -> list[TaskRecord]:
         "ORDER BY lease_expires_at FOR UPDATE SKIP LOCKED",
         tx.now,
     )
-    for row in expired:
-        log.warning(
-            "task %s (%s): lease of worker %r expired after attempt %d",
-            row["id"],
-            row["type"],
-            row["worker"],
-            row["attempts"],
-        )
+    rules.log_expired(expired)
     return tx.retry(expired, lambda row: tx.policy.backoff(row["attempts"]), "lease expired")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from autonomic.errors import StoreError, TaskNotFound
+from autonomic.queue.store import rules
 from autonomic.queue.store.base import Policy
 from autonomic.queue.store.records import TaskRecord
 from autonomic.queue.store.rows import Row, task
@@ -94,31 +95,11 @@ class Tx:
 
     def retry(self, held: Sequence[Row], delay: Callable[[Row], float], error: str) -> list[TaskRecord]:
         """Put leased tasks back at the end of the queue after `delay`, or into the DLQ if out of attempts."""
-        spent = [row for row in held if row["attempts"] >= row["max_attempts"]]
-        again = [row for row in held if row["attempts"] < row["max_attempts"]]
-        for row in spent:
-            log.warning(
-                "task %s (%s): dead-lettered after %d attempts: %s",
-                row["id"],
-                row["type"],
-                row["attempts"],
-                error,
-            )
-        # A dead task's finished_at is when it died: retention evicts it like a finished one.
-        dead = self.move(
-            spent,
-            TaskStatus.DEAD,
-            lambda _: {"finished_at": self.now, "lease_expires_at": None, "last_error": error},
-        )
+        spent, again = rules.out_of_attempts(held, error)
+        dead = self.move(spent, TaskStatus.DEAD, lambda _: rules.dead_lettered(self.now, error))
         requeued = self.move(
             again,
             TaskStatus.PENDING,
-            lambda row: {
-                "seq": None,
-                "run_at": self.now + delay(row),
-                "worker": None,
-                "lease_expires_at": None,
-                "last_error": error,
-            },
+            lambda row: {"seq": None, **rules.retried(self.now + delay(row), error)},  # seq: NEXT_SEQ
         )
         return dead + requeued

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from autonomic.clock import Clock, SystemClock
+from autonomic.queue.store import rules
 from autonomic.queue.store.base import PAGE_MAX, Policy
 from autonomic.queue.store.records import (
     Claim,
@@ -137,14 +138,7 @@ class SqliteStore:
                 "ORDER BY lease_expires_at",
                 (tx.now,),
             ).fetchall()
-            for row in expired:
-                log.warning(
-                    "task %s (%s): lease of worker %r expired after attempt %d",
-                    row["id"],
-                    row["type"],
-                    row["worker"],
-                    row["attempts"],
-                )
+            rules.log_expired(expired)
             return tx.retry(expired, lambda row: self.policy.backoff(row["attempts"]), "lease expired")
 
     # --- retention and the worker registry --------------------------------------------------------
