@@ -66,7 +66,10 @@ def test_a_poll_that_timed_out_meanwhile_leaves_the_task_pending(tmp_path: Path)
         service = QueueService(store, QueueSettings())
         try:
             poll = asyncio.create_task(service.claim("w1", ["job"], 1, 0.05, None))
+            await asyncio.sleep(0.01)
+            assert len(service.ready.waiting({"job"})) == 1  # registered while it waits
             assert await asyncio.wait_for(poll, 2) == []
+            assert service.ready.waiting({"job"}) == []  # and gone once it stopped: nothing is offered it
             [made] = await service.create([service.new_task(TaskCreate(type="job", data={}))])
             assert store.get(made.task.id).status is TaskStatus.PENDING
             again = await service.claim("w1", ["job"], 1, 0.0, None)
